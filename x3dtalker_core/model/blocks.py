@@ -1,0 +1,197 @@
+"""Transformer building blocks: positional/timestep embeddings, attention, GEGLU, the DiT block.
+
+The block follows the authors' PixArt-style "adaLN-single" layout (one timestep MLP shared by all
+blocks, a learned per-block table added to its output; REFERENCE-NOTES §2.3) with three deliberate
+changes, all configurable or documented in ``model/network.py``:
+
+* adaLN-zero initialisation (SPEC §3) instead of random gates;
+* the cross-attention query is layer-normalised and both query and keys carry positions (the
+  authors fed the raw residual stream and no positions; with features that carry no position of
+  their own, such as log-mel, frame t could not find its audio frame);
+* positions are computed on the fly, so windows of any length work (the authors' table stopped at
+  1000 frames = 40 s).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def sinusoidal_embedding(positions: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Sinusoidal embedding of (possibly fractional) positions.
+
+    Args:
+        positions: (N,) float or int tensor.
+        dim: even output width.
+    Returns:
+        (N, dim) float32: cos of the first half of the frequencies, then sin (GLIDE layout).
+    """
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=positions.device, dtype=torch.float32) / half)
+    args = positions.to(torch.float32)[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def frame_positions(num_frames: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(T, dim) sinusoidal positional encoding of frames 0..T-1."""
+    return sinusoidal_embedding(torch.arange(num_frames, device=device), dim).to(dtype)
+
+
+class Attention(nn.Module):
+    """Multi-head attention (scaled dot product, no mask: full bidirectional attention over frames)."""
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None, dropout: float = 0.0):
+        super().__init__()
+        self.heads = heads
+        context_dim = context_dim or dim
+        self.to_q = nn.Linear(dim, dim, bias=False)
+        self.to_k = nn.Linear(context_dim, dim, bias=False)
+        self.to_v = nn.Linear(context_dim, dim, bias=False)
+        self.to_out = nn.Linear(dim, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                key: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, D) queries; context (B, S, Dc) values (default x); key (B, S, Dc) keys (default context)."""
+        context = x if context is None else context
+        key = context if key is None else key
+        b, t, d = x.shape
+        h = self.heads
+
+        def split(z: torch.Tensor) -> torch.Tensor:
+            return z.view(b, z.shape[1], h, d // h).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(split(self.to_q(x)), split(self.to_k(key)), split(self.to_v(context)))
+        return self.dropout(self.to_out(out.transpose(1, 2).reshape(b, t, d)))
+
+
+class GEGLU(nn.Module):
+    """Feed-forward with a GELU-gated linear unit (inner width ``mult * dim``)."""
+
+    def __init__(self, dim: int, mult: int, dropout: float):
+        super().__init__()
+        inner = dim * mult
+        self.proj_in = nn.Linear(dim, 2 * inner)
+        self.proj_out = nn.Linear(inner, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, gate = self.proj_in(x).chunk(2, dim=-1)
+        return self.dropout(self.proj_out(self.dropout(value * F.gelu(gate))))
+
+
+class DiTBlock(nn.Module):
+    """Timestep-modulated transformer block over frames, optionally cross-attending to a context.
+
+    Per block::
+
+        (shift1, scale1, gate1, shift2, scale2, gate2) = table + c        # c: shared timestep MLP
+        x = x + gate1 * SelfAttn(LN(x) * (1 + scale1) + shift1 + PE)
+        x = x + CrossAttn(LN(x) + PE, keys = context + PE, values = context)   # if context
+        x = x + gate2 * FF(LN(x) * (1 + scale2) + shift2)
+    """
+
+    def __init__(self, dim: int, heads: int, ff_mult: int, dropout: float, cross: bool, adaln_zero: bool):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.self_attn = Attention(dim, heads, dropout=dropout)
+        self.cross = cross
+        if cross:
+            self.norm_cross = nn.LayerNorm(dim)
+            self.cross_attn = Attention(dim, heads, dropout=dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ff = GEGLU(dim, ff_mult, dropout)
+        table = torch.zeros(6, dim) if adaln_zero else torch.randn(6, dim) / math.sqrt(dim)
+        self.modulation = nn.Parameter(table)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, pos: torch.Tensor,
+                context: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, D); cond (B, 6, D) timestep modulation; pos (T, D); context (B, T, D) or None."""
+        shift1, scale1, gate1, shift2, scale2, gate2 = (self.modulation[None] + cond).unsqueeze(2).unbind(1)
+        h = self.norm1(x) * (1 + scale1) + shift1 + pos
+        x = x + gate1 * self.self_attn(h)
+        if self.cross:
+            if context is None:
+                raise ValueError("this block cross-attends and needs a context")
+            x = x + self.cross_attn(self.norm_cross(x) + pos, context=context, key=context + pos[: context.shape[1]])
+        h = self.norm2(x) * (1 + scale2) + shift2
+        return x + gate2 * self.ff(h)
+
+
+class TimestepEmbedding(nn.Module):
+    """Flow time -> modulation vectors for every block: sinusoid(k) -> Linear -> SiLU -> Linear (6 D).
+
+    ``k`` is the time on the training grid (t * train_steps), fractional values allowed, so any ODE
+    step schedule (Heun's end point, fewer steps) is embedded consistently.
+    """
+
+    def __init__(self, dim: int, freq_dim: int, zero_init: bool):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.dim = dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, 6 * dim), nn.SiLU(), nn.Linear(6 * dim, 6 * dim))
+        nn.init.normal_(self.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.mlp[2].weight, std=0.02)
+        if zero_init:
+            nn.init.zeros_(self.mlp[2].weight)
+            nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, k: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """k (B,) -> (B, 6, D)."""
+        emb = sinusoidal_embedding(k, self.freq_dim).to(dtype)
+        return self.mlp(emb).view(-1, 6, self.dim)
+
+
+class OutputHead(nn.Module):
+    """Linear -> GELU -> Linear projection from tokens to a velocity group."""
+
+    def __init__(self, dim: int, out_dim: int, dropout: float, zero_init: bool):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.net = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, out_dim))
+        self.dropout = nn.Dropout(dropout)
+        if zero_init:
+            nn.init.zeros_(self.net[2].weight)
+            nn.init.zeros_(self.net[2].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.net(self.norm(x)))
+
+
+class AmplitudeEncoder(nn.Module):
+    """Frame amplitude (B, T, 1) -> tokens (B, T, D) by three dilated temporal convolutions.
+
+    The paper averages the Hilbert envelope per frame and cross-attends to it; the authors fed the 640
+    raw envelope samples of each frame as conv channels. We follow the paper's input (one value per
+    frame, normalised per clip) and keep the authors' dilated-conv receptive field (1, 2, 4).
+    """
+
+    def __init__(self, dim: int, kernel: int):
+        super().__init__()
+        mid = max(dim // 2, 1)
+        pad = kernel // 2
+        self.net = nn.Sequential(
+            nn.Conv1d(1, mid, kernel, padding=pad, dilation=1), nn.GELU(),
+            nn.Conv1d(mid, dim, kernel, padding=2 * pad, dilation=2), nn.GELU(),
+            nn.Conv1d(dim, dim, kernel, padding=4 * pad, dilation=4),
+        )
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, amplitude: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.net(amplitude.transpose(1, 2)).transpose(1, 2))
+
+
+class FeatureProjection(nn.Module):
+    """Per-frame audio features (B, T, F) -> tokens (B, T, D): LayerNorm -> Linear -> GELU -> Linear."""
+
+    def __init__(self, in_dim: int, dim: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.net(features))
