@@ -102,6 +102,23 @@ ASSETS: dict[str, Asset] = {
             "emotion2vec model license (see its model card)", is_dir=True,
         ),
         Asset(
+            "mediapipe_face_detector", "mediapipe", ("face_detection_short_range.tflite",),
+            "MediaPipe BlazeFace short-range face detector (reference-photo backend 'landmarks')",
+            "mediapipe 0.10.21 wheel: `pip download mediapipe==0.10.21 --no-deps -d /tmp/mp`, then "
+            "`python -m x3dtalker_core reconstruct install-mediapipe /tmp/mp/mediapipe-0.10.21-*.whl`",
+            "Apache-2.0",
+        ),
+        Asset(
+            "mediapipe_face_detector_full", "mediapipe", ("face_detection_full_range_sparse.tflite",),
+            "MediaPipe BlazeFace full-range face detector (small faces)",
+            "mediapipe 0.10.21 wheel (see mediapipe_face_detector)", "Apache-2.0",
+        ),
+        Asset(
+            "mediapipe_face_mesh", "mediapipe", ("face_landmark.tflite",),
+            "MediaPipe 468-point face mesh landmark model",
+            "mediapipe 0.10.21 wheel (see mediapipe_face_detector)", "Apache-2.0",
+        ),
+        Asset(
             "emoca", "3dxtalker", ("EMOCA_v2_lr_mse_20",),
             "EMOCA v2 face reconstruction checkpoint folder",
             "EMOCA project (emoca.is.tue.mpg.de, registration), models/EMOCA_v2_lr_mse_20",

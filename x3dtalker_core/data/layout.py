@@ -73,7 +73,7 @@ def read_sequence_dir(path: str | Path) -> tuple[FlameSequence, Path | None]:
             metadata = json.loads((folder / "metadata.json").read_text())
         except json.JSONDecodeError as exc:
             raise InvalidFileError(f"{folder / 'metadata.json'} is not valid JSON: {exc}") from None
-    fps = float(metadata.get("fps", FPS))
+    fps = float(metadata.pop("fps", FPS))
     seq = FlameSequence(
         np.concatenate([groups["shapecode.npy"], groups["expcode.npy"], groups["posecode.npy"], detail], axis=1),
         fps=fps, cam=cam, metadata=metadata,

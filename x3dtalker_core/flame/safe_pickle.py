@@ -5,7 +5,8 @@ matrices; DECA's ``landmark_embedding.npy`` holds torch tensors. A general ``pic
 file can run arbitrary code, so this loader resolves only a whitelist of globals:
 
 * numpy array reconstruction (``ndarray``, ``dtype``, ``_reconstruct``, ``scalar``);
-* ``copyreg._reconstructor`` and ``object`` (how old pickles rebuild plain objects);
+* ``copyreg._reconstructor`` and ``object`` (how old pickles rebuild plain objects), and
+  ``_codecs.encode`` restricted to latin-1 (how protocol-2 pickles written by Python 3 store bytes);
 * any ``chumpy`` class, mapped to an inert record of its pickled state (chumpy need not be installed);
 * ``scipy.sparse`` matrix classes, mapped to an inert record (rebuilt as a dense array afterwards);
 * torch tensor rebuilding, with storages read through ``torch.load(weights_only=True)``.
@@ -26,6 +27,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidFileError
+
+
+class DisallowedGlobal(pickle.UnpicklingError):
+    """The pickle references code outside the whitelist."""
 
 
 class ChumpyRecord:
@@ -82,6 +87,13 @@ def _sparse_class(name: str) -> type:
     return type(f"Sparse_{name}", (SparseRecord,), {"sparse_format": name.split("_")[0]})
 
 
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """Python-3 protocol-2 pickles store bytes as ``_codecs.encode(text, 'latin1')``; allow only that."""
+    if not isinstance(text, str) or encoding.lower().replace("-", "") != "latin1":
+        raise DisallowedGlobal(f"disallowed use of _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
+
+
 def _torch_storage_from_bytes(data: bytes) -> Any:
     import torch
 
@@ -109,6 +121,7 @@ _NUMPY_GLOBALS = {
     ("__builtin__", "object"): object,
     ("builtins", "object"): object,
     ("collections", "OrderedDict"): collections.OrderedDict,
+    ("_codecs", "encode"): _latin1_encode,
 }
 
 _SPARSE_NAMES = {"csc_matrix", "csr_matrix", "coo_matrix"}
@@ -128,7 +141,7 @@ class RestrictedUnpickler(pickle.Unpickler):
                 return fn
         if module == "torch.storage" and name == "_load_from_bytes":
             return _torch_storage_from_bytes
-        raise pickle.UnpicklingError(f"disallowed global '{module}.{name}'")
+        raise DisallowedGlobal(f"disallowed global '{module}.{name}'")
 
 
 def to_numpy(obj: Any) -> Any:
@@ -148,9 +161,9 @@ def loads_restricted(data: bytes, source: str = "<bytes>") -> Any:
     """Unpickle ``data`` with the whitelist above; records converted to numpy."""
     try:
         obj = RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except pickle.UnpicklingError as exc:
+    except DisallowedGlobal as exc:
         raise InvalidFileError(f"refusing to load {source}: {exc} (only FLAME/numpy data is accepted)") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as exc:
         raise InvalidFileError(f"{source} is truncated or not a valid pickle ({type(exc).__name__}: {exc})") from None
     return to_numpy(obj)
 

@@ -146,7 +146,24 @@ def _build(cls, values: dict[str, Any], where: str):
     unknown = sorted(set(values) - names)
     if unknown:
         raise X3DError(f"unknown key(s) {unknown} in config section '{where}'; known: {sorted(names)}")
-    return cls(**values)
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    return cls(**{k: _coerce(v, types[k], f"{where}.{k}") for k, v in values.items()})
+
+
+def _coerce(value: Any, type_name: str, where: str) -> Any:
+    """YAML reads ``1e-4`` as a string and users write ``3`` for ``3.0``: convert scalars to the field's type."""
+    try:
+        if type_name == "float" and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            return float(value)
+        if type_name == "int" and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            if float(value) != int(float(value)):
+                raise ValueError("not a whole number")
+            return int(float(value))
+    except ValueError as exc:
+        raise X3DError(f"config value {where}={value!r} must be a {type_name} ({exc})") from None
+    if type_name == "bool" and not isinstance(value, bool):
+        raise X3DError(f"config value {where}={value!r} must be true or false")
+    return value
 
 
 PRESETS: dict[str, GeneratorConfig] = {

@@ -1,0 +1,240 @@
+"""Inference: reference + audio features -> FLAME sequence (paper §3.2 "Inference", SPEC §3).
+
+Pipeline for a clip of T frames::
+
+    amplitude -> per-clip normalisation -> anchors -> smoothed noise x_0 (T, 284), from one seed
+    plan windows of the training length (overlap, cross-fade)
+    for each batch of windows:
+        conditions = network.encode_conditions(...)          # once per window, not per ODE step
+        x = x_0[window];  for each of `steps` ODE steps: x += dt * v(x, t)   (Euler or Heun)
+        delta = x * std + mean  ->  cross-fade accumulator
+    params = reference (per frame) + delta -> Savitzky–Golay -> + head-pose offset
+
+Memory is the output-sized arrays (x_0, the accumulator) plus one batch of windows, whatever T is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..audio.features import AudioFeatures
+from ..errors import X3DError
+from ..params import HEAD_POSE, PARAM_DIM, FlameParams, FlameSequence
+from .checkpoint import load_network, resolve_checkpoint
+from .config import GeneratorConfig
+from .flow import normalize_amplitude, smoothed_noise
+from .network import FlowTransformer
+from .smoothing import savgol_smooth
+from .windows import CrossFade, plan_windows, window_weights
+
+SOLVERS = ("euler", "heun")
+
+
+@dataclass
+class Generator:
+    """A loaded generator: network (eval mode, on its device/dtype), config and checkpoint facts.
+
+    Attributes:
+        network: the :class:`FlowTransformer`.
+        config: its :class:`GeneratorConfig`.
+        info: checkpoint info (training summary, code version).
+        source: where it was loaded from ("" when built in memory).
+    """
+
+    network: FlowTransformer
+    config: GeneratorConfig
+    info: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def device(self) -> torch.device:
+        return self.network.input_proj.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.network.input_proj.weight.dtype
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).name if self.source else "in-memory"
+
+    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> Generator:
+        self.network.to(device=device, dtype=dtype)
+        # Normalisation statistics stay float32 whatever the weights' dtype.
+        self.network.normalizer.float()
+        return self
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_generator(path_or_name: str | os.PathLike | None = None, device: str | torch.device | None = None,
+                   dtype: torch.dtype | str | None = None) -> Generator:
+    """Load a generator checkpoint.
+
+    Args:
+        path_or_name: a ``.safetensors`` path, a file name in the ``3dxtalker`` model folder, or None
+            for the registered ``generator`` asset.
+        device: default CUDA when available, else CPU.
+        dtype: ``torch.float32`` (default) / ``bfloat16`` / ``float16``, or their names.
+    """
+    path = resolve_checkpoint(path_or_name)
+    network, config, info = load_network(path)
+    if isinstance(dtype, str):
+        if dtype not in ("float32", "bfloat16", "float16", "fp32", "bf16", "fp16"):
+            raise X3DError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype, getattr(torch, dtype))
+    generator = Generator(network, config, info, str(path))
+    return generator.to(torch.device(device) if device is not None else default_device(), dtype or torch.float32)
+
+
+def check_features(config: GeneratorConfig, features: AudioFeatures) -> None:
+    """Raise a clear error when features come from other encoders than the checkpoint was trained on."""
+    m = config.model
+    if features.linguistic_encoder != m.linguistic_encoder or features.linguistic_dim != m.linguistic_dim:
+        raise X3DError(
+            f"this generator was trained on '{m.linguistic_encoder}' linguistic features ({m.linguistic_dim}-d) but got "
+            f"'{features.linguistic_encoder}' ({features.linguistic_dim}-d); extract features with "
+            f"linguistic='{m.linguistic_encoder}'")
+    if features.emotion_encoder != m.emotion_encoder or features.emotion_dim != m.emotion_dim:
+        raise X3DError(
+            f"this generator was trained on '{m.emotion_encoder}' emotion features ({m.emotion_dim}-d) but got "
+            f"'{features.emotion_encoder}' ({features.emotion_dim}-d); extract features with "
+            f"emotion='{m.emotion_encoder}'")
+
+
+def _reference_frames(reference: FlameParams, reference_per_frame: np.ndarray | None, t: int) -> np.ndarray | None:
+    if reference_per_frame is None:
+        return None
+    ref = np.asarray(reference_per_frame, dtype=np.float32)
+    if ref.shape != (t, PARAM_DIM):
+        raise X3DError(f"reference_per_frame must have shape ({t}, {PARAM_DIM}) to match the audio, got {ref.shape}")
+    if not np.all(np.isfinite(ref)):
+        raise X3DError("reference_per_frame contains NaN or infinite values")
+    return ref
+
+
+@torch.no_grad()
+def generate_sequence(
+    generator: Generator,
+    reference: FlameParams,
+    features: AudioFeatures,
+    *,
+    steps: int = 32,
+    seed: int = 0,
+    solver: str = "euler",
+    smoothing: tuple[int, int] | None = (7, 2),
+    reference_per_frame: np.ndarray | None = None,
+    head_pose_offset: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], None] | None = None,
+    overlap: int | None = None,
+    window_batch: int = 8,
+) -> FlameSequence:
+    """Generate a FLAME sequence for ``features`` anchored to ``reference``.
+
+    Args:
+        generator: from :func:`load_generator`.
+        reference: identity frame p_ref (its ``cam``, if any, is repeated on every output frame).
+        features: audio features of the whole clip (computed once).
+        steps: ODE steps (paper 32).
+        seed: seeds the initial noise; same seed, device and dtype -> identical output.
+        solver: ``euler`` (paper) or ``heun`` (2 network calls per step).
+        smoothing: Savitzky–Golay (window, order) on the output, or None.
+        reference_per_frame: optional (T, 284) reference per frame (emotion keyframes): both the
+            model's reference input and the base the delta is added to.
+        head_pose_offset: optional (T, 3) axis-angle trajectory added to the predicted head rotation
+            (superimposed, paper §3.3; never replaces it).
+        progress: called as ``progress(done, total)`` after every ODE step of every window batch;
+            ``total = steps * windows``.
+        cancel: called before every ODE step; raise from it to abort.
+        overlap: frames shared by consecutive windows (default: a fifth of the window).
+        window_batch: windows sampled together in one batch.
+    Returns:
+        (T, 284) absolute parameters at 25 fps.
+    """
+    config = generator.config
+    check_features(config, features)
+    if steps < 1:
+        raise X3DError(f"steps must be >= 1, got {steps}")
+    if solver not in SOLVERS:
+        raise X3DError(f"unknown ODE solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    if window_batch < 1:
+        raise X3DError(f"window_batch must be >= 1, got {window_batch}")
+    t_total = features.num_frames
+    ref_frames = _reference_frames(reference, reference_per_frame, t_total)
+    ref_vec = reference.to_vector()
+    if head_pose_offset is not None:
+        head_pose_offset = np.asarray(head_pose_offset, dtype=np.float32)
+        if head_pose_offset.shape != (t_total, 3):
+            raise X3DError(f"head_pose_offset must have shape ({t_total}, 3), got {head_pose_offset.shape}")
+    window = config.window
+    overlap = window // 5 if overlap is None else int(overlap)
+    plan = plan_windows(t_total, window, overlap)
+    weights = window_weights(plan)
+
+    network, device, dtype = generator.network, generator.device, generator.dtype
+    network.eval()
+    amplitude = normalize_amplitude(features.amplitude)
+    noise_gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    x0_clip = smoothed_noise([amplitude], config.flow, noise_gen, "cpu")[0].numpy()  # (T, 284)
+
+    blend = CrossFade(t_total, PARAM_DIM)
+    total, done = steps * len(plan), 0
+    scale = float(config.flow.train_steps)
+    for b0 in range(0, len(plan), window_batch):
+        batch = plan[b0:b0 + window_batch]
+
+        def stack(arr: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.stack([arr[s:e] for s, e in batch])).to(device)
+
+        if ref_frames is None:
+            ref_in = torch.from_numpy(ref_vec).to(device).expand(len(batch), 1, PARAM_DIM)
+        else:
+            ref_in = stack(ref_frames)
+        cond = network.encode_conditions(ref_in, stack(features.linguistic), stack(amplitude), stack(features.emotion))
+        x = stack(x0_clip).float()
+        dt = 1.0 / steps
+        for i in range(steps):
+            if cancel is not None:
+                cancel()
+            k = torch.full((len(batch),), i * dt * scale, device=device)
+            v = network.velocity(x, k, cond).float()
+            if solver == "heun":
+                x_end = x + dt * v
+                k_end = torch.full((len(batch),), (i + 1) * dt * scale, device=device)
+                v = 0.5 * (v + network.velocity(x_end, k_end, cond).float())
+            x = x + dt * v
+            done += len(batch)
+            if progress is not None:
+                progress(done, total)
+        delta = network.normalizer.denormalize_delta(x).cpu().numpy()
+        for (s, _), d, w in zip(batch, delta, weights[b0:b0 + window_batch]):
+            blend.add(s, d, w)
+
+    params = blend.result()
+    params += ref_vec if ref_frames is None else ref_frames
+    if smoothing is not None:
+        params = savgol_smooth(params, int(smoothing[0]), int(smoothing[1]))
+    if head_pose_offset is not None:
+        params[:, HEAD_POSE] += head_pose_offset
+    cam = None if reference.cam is None else np.repeat(reference.cam[None], t_total, axis=0)
+    metadata = {
+        "generator": generator.name, "seed": int(seed), "steps": int(steps), "solver": solver,
+        "smoothing": list(smoothing) if smoothing is not None else None, "windows": len(plan),
+        "window": window, "overlap": overlap, "linguistic_encoder": features.linguistic_encoder,
+        "emotion_encoder": features.emotion_encoder,
+    }
+    return FlameSequence(params=params, fps=features.fps, cam=cam, metadata=metadata)
+
+
+def build_generator(config: GeneratorConfig, device: str | torch.device = "cpu") -> Generator:
+    """A randomly initialised generator (tests, benchmarks)."""
+    return Generator(FlowTransformer(config.model).eval(), config).to(torch.device(device))

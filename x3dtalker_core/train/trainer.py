@@ -1,0 +1,301 @@
+"""Flow-matching training loop on `accelerate` (CPU, one GPU, multi-GPU DDP, multi-node: unchanged code).
+
+Output folder::
+
+    <out>/config.yaml               the resolved run config
+    <out>/stats.npz                 normalisation statistics (also inside every exported checkpoint)
+    <out>/log.csv                   step, lr, loss (+ per group), grad norm, eval loss, elapsed seconds
+    <out>/checkpoints/step_NNNNNNN/ accelerate state (weights, optimiser, scheduler, RNG) + trainer.json
+                                    + generator.safetensors (the inference checkpoint of that step)
+    <out>/generator.safetensors     the latest inference checkpoint
+
+Exact resume: the data order, crops, flow times and noise are pure functions of (seed, step, rank),
+and accelerate restores weights, optimiser, scheduler and RNG states, so a run stopped and resumed
+at step N continues bit-identically (on the same hardware and process count).
+
+Departures from the authors' training (REFERENCE-NOTES §3, §9): targets are built in fp32 (the
+authors cast to bf16 first), the scheduler is stepped once per optimiser step (accelerate would step
+a prepared scheduler once per process), frozen encoders are not in the loop at all (precomputed
+features), evaluation runs on fixed crops every ``eval_every`` steps, resume finds its checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import X3DError
+from ..model.checkpoint import save_checkpoint
+from ..model.flow import FlowBatch, flow_matching_loss
+from ..model.network import FlowTransformer
+from .config import RunConfig
+from .dataset import (
+    CropDataset, EpochBatchSampler, FeatureExtractor, collate, discover_clips, feature_dims, open_clip,
+    precompute_features,
+)
+from .stats import compute_stats, load_stats, save_stats
+
+log = logging.getLogger(__name__)
+
+LOG_FIELDS = ["step", "epoch", "lr", "loss", "grad_norm", "shape", "exp", "head", "jaw", "detail", "eval_loss",
+              "seconds"]
+
+
+@dataclass
+class TrainResult:
+    """What a run did (main process view)."""
+
+    steps: int
+    checkpoint: Path | None
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    eval_losses: list[tuple[int, float]] = field(default_factory=list)
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1)[0])
+
+
+def find_resume_dir(out: Path, resume: str) -> Path:
+    """``latest`` -> newest complete ``checkpoints/step_*`` folder of ``out``; else the given folder."""
+    if resume != "latest":
+        p = Path(resume)
+        if not (p / "trainer.json").is_file():
+            raise X3DError(f"cannot resume from {p}: not a complete training checkpoint (no trainer.json)")
+        return p
+    done = sorted(p for p in (out / "checkpoints").glob("step_*") if (p / "trainer.json").is_file())
+    if not done:
+        raise X3DError(f"cannot resume: no complete checkpoint in {out / 'checkpoints'}")
+    return done[-1]
+
+
+def _to_batch(batch: dict[str, torch.Tensor], device: torch.device) -> FlowBatch:
+    return FlowBatch(**{k: v.to(device, non_blocking=True) for k, v in batch.items()})
+
+
+def train(config: RunConfig, data: list[str | Path], out: str | Path, *, features_dir: str | Path | None = None,
+          resume: str | None = None, extractor: FeatureExtractor | None = None,
+          show_progress: bool = True) -> TrainResult:
+    """Train (or resume) a generator on sequence folders under ``data``; see the module docstring."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm import tqdm
+
+    out = Path(out)
+    tc = config.train
+    accelerator = Accelerator(mixed_precision=tc.precision)
+    main = accelerator.is_main_process
+    set_seed(tc.seed)
+
+    # -- data ---------------------------------------------------------------------------------
+    entries = discover_clips(list(data), tc.linguistic, tc.emotion, features_dir)
+    if main:
+        counts = precompute_features(entries, tc.linguistic, tc.emotion, extractor, show_progress=show_progress)
+        if counts["computed"]:
+            log.info("precomputed features for %d clips", counts["computed"])
+    accelerator.wait_for_everyone()
+    window = config.generator.window
+    clips = []
+    for e in entries:
+        if not (e.cache / "meta.json").is_file():
+            continue  # no audio: skipped at precompute
+        clip = open_clip(e)
+        if clip.num_frames >= window:
+            clips.append(clip)
+    short = len(entries) - len(clips)
+    if short and main:
+        log.warning("%d of %d clips are shorter than the %d-frame window (or have no audio) and are not used",
+                    short, len(entries), window)
+    if not clips:
+        raise X3DError(f"no clip has at least {window} frames with audio; lower `window` in the config")
+    val_clips: list = []
+    if tc.val_fraction > 0 and len(clips) >= 2:
+        order = np.random.default_rng(tc.seed).permutation(len(clips))
+        n_val = max(1, int(round(tc.val_fraction * len(clips))))
+        val_idx = set(order[:n_val].tolist())
+        val_clips = [c for i, c in enumerate(clips) if i in val_idx]
+        clips = [c for i, c in enumerate(clips) if i not in val_idx]
+    ling_name, ling_dim, emo_name, emo_dim = feature_dims(clips)
+    model_cfg = config.generator.model
+    model_cfg = dataclasses.replace(model_cfg, linguistic_encoder=ling_name, linguistic_dim=ling_dim,
+                                    emotion_encoder=emo_name, emotion_dim=emo_dim)
+    gen_cfg = config.generator.replace(model=model_cfg)
+
+    # -- statistics -----------------------------------------------------------------------------
+    stats_path = out / "stats.npz"
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (resume and stats_path.is_file()):
+            if tc.stats == "data":
+                stats = compute_stats(np.asarray(c.params) for c in clips)
+            else:
+                stats = load_stats(tc.stats)
+            save_stats(stats_path, stats)
+        (out / "config.yaml").write_text(type(config)(gen_cfg, tc, config.preset).to_yaml())
+    accelerator.wait_for_everyone()
+    stats = load_stats(stats_path)
+
+    # -- model, optimiser, schedule ------------------------------------------------------------------
+    network = FlowTransformer(model_cfg)
+    network.normalizer.set_stats(stats)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, eps=1e-8)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=tc.lr, total_steps=tc.max_steps, pct_start=tc.pct_start, div_factor=tc.div_factor,
+        final_div_factor=tc.final_div_factor)
+    model, optimizer = accelerator.prepare(network, optimizer)
+    # Stepped by hand once per optimiser step; registered so save_state/load_state cover it.
+    accelerator.register_for_checkpointing(scheduler)
+    unwrapped: FlowTransformer = accelerator.unwrap_model(model)
+
+    step = 0
+    if resume:
+        resume_dir = find_resume_dir(out, resume)
+        accelerator.load_state(str(resume_dir))
+        step = int(json.loads((resume_dir / "trainer.json").read_text())["step"])
+        if main:
+            log.info("resumed from %s at step %d", resume_dir, step)
+
+    dataset = CropDataset(clips, window, tc.repeats, tc.seed)
+    sampler = EpochBatchSampler(len(dataset), tc.batch_size, tc.seed, accelerator.process_index,
+                                accelerator.num_processes)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
+                                         num_workers=tc.num_workers, pin_memory=accelerator.device.type == "cuda")
+    eval_set = _eval_batches(CropDataset(val_clips or clips, window, None, tc.seed + 1), tc)
+
+    summary = {
+        "clips": len(clips), "val_clips": len(val_clips), "frames": int(sum(c.num_frames for c in clips)),
+        "datasets": {}, "preset": config.preset, "seed": tc.seed, "stats": tc.stats, "window": window,
+        "batch_size": tc.batch_size, "processes": accelerator.num_processes, "max_steps": tc.max_steps,
+    }
+    for c in clips:
+        summary["datasets"][c.entry.dataset] = summary["datasets"].get(c.entry.dataset, 0) + 1
+    summary["hours"] = round(summary["frames"] / 25 / 3600, 4)
+
+    result = TrainResult(steps=step, checkpoint=None)
+    log_file = out / "log.csv"
+    if main and (not log_file.is_file() or not resume):
+        with open(log_file, "w", newline="") as fh:
+            csv.writer(fh).writerow(LOG_FIELDS)
+    tb = _tensorboard(out, tc.tensorboard) if main else None
+
+    t_start = time.time()
+    bar = tqdm(total=tc.max_steps, initial=step, desc="train", unit="step", disable=not (main and show_progress))
+    model.train()
+    last_saved = step if resume else -1
+    while step < tc.max_steps:
+        epoch, start = divmod(step, sampler.steps_per_epoch)
+        sampler.set_position(epoch, start)
+        for raw in loader:
+            batch = _to_batch(raw, accelerator.device)
+            gen = torch.Generator(device=accelerator.device).manual_seed(step_seed(tc.seed, step, accelerator.process_index))
+            with accelerator.autocast():
+                loss, parts = flow_matching_loss(model, unwrapped.normalizer, batch, gen_cfg.flow, gen)
+            accelerator.backward(loss)
+            grad_norm = accelerator.clip_grad_norm_(model.parameters(), tc.grad_clip) if tc.grad_clip > 0 else None
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            bar.update(1)
+            row = None
+            if step % tc.log_every == 0 or step == tc.max_steps:
+                mean_loss = float(accelerator.reduce(loss.detach().float(), reduction="mean"))
+                row = {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0], "loss": mean_loss,
+                       "grad_norm": float(grad_norm) if grad_norm is not None else "", **parts,
+                       "eval_loss": "", "seconds": round(time.time() - t_start, 2)}
+                result.losses.append((step, mean_loss))
+                bar.set_postfix(loss=f"{mean_loss:.4f}")
+            if tc.eval_every and (step % tc.eval_every == 0 or step == tc.max_steps) and main:
+                ev = _evaluate(unwrapped, eval_set, gen_cfg.flow, accelerator, tc.seed)
+                result.eval_losses.append((step, ev))
+                row = row or {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0], "loss": "",
+                              "grad_norm": "", "seconds": round(time.time() - t_start, 2)}
+                row["eval_loss"] = ev
+            if main and row is not None:
+                with open(log_file, "a", newline="") as fh:
+                    csv.DictWriter(fh, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
+                if tb is not None:
+                    for k in ("loss", "eval_loss", "lr", "grad_norm"):
+                        if row.get(k, "") != "":
+                            tb.add_scalar(k, float(row[k]), step)
+            if (tc.save_every and step % tc.save_every == 0) or step == tc.max_steps:
+                result.checkpoint = _save(accelerator, unwrapped, gen_cfg, out, step, {**summary, "steps": step}, tc)
+                last_saved = step
+            if step >= tc.max_steps:
+                break
+    bar.close()
+    if last_saved != step:
+        result.checkpoint = _save(accelerator, unwrapped, gen_cfg, out, step, {**summary, "steps": step}, tc)
+    if tb is not None:
+        tb.close()
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    result.steps = step
+    return result
+
+
+def _eval_batches(dataset: CropDataset, tc) -> list[dict[str, torch.Tensor]]:
+    """Fixed evaluation crops: the same batches at every evaluation."""
+    rng = np.random.default_rng([tc.seed, 7])
+    n = max(1, tc.eval_batches) * tc.batch_size
+    order = np.concatenate([rng.permutation(len(dataset)) for _ in range(-(-n // len(dataset)))])[:n]
+    items = [dataset[(-1, int(i))] for i in order]
+    return [collate(items[i:i + tc.batch_size]) for i in range(0, n, tc.batch_size)]
+
+
+@torch.no_grad()
+def _evaluate(network: FlowTransformer, batches, flow_cfg, accelerator, seed: int) -> float:
+    was_training = network.training
+    network.eval()
+    gen = torch.Generator(device=accelerator.device).manual_seed(step_seed(seed + 1, 0, 0))
+    total = 0.0
+    for raw in batches:
+        with accelerator.autocast():
+            loss, _ = flow_matching_loss(network, network.normalizer, _to_batch(raw, accelerator.device), flow_cfg, gen)
+        total += float(loss)
+    network.train(was_training)
+    return total / len(batches)
+
+
+def _save(accelerator, network: FlowTransformer, gen_cfg, out: Path, step: int, summary: dict, tc) -> Path:
+    """Resumable state + inference checkpoint for ``step``; only complete folders count (trainer.json last)."""
+    root = out / "checkpoints"
+    final = root / f"step_{step:07d}"
+    partial = root / f".step_{step:07d}.partial"
+    if accelerator.is_main_process:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(partial))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        save_checkpoint(partial / "generator.safetensors", network, gen_cfg, {"training": summary})
+        (partial / "trainer.json").write_text(json.dumps({"step": step}))
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)
+        shutil.copyfile(final / "generator.safetensors", out / ".generator.tmp.safetensors")
+        (out / ".generator.tmp.safetensors").replace(out / "generator.safetensors")
+        kept = sorted(p for p in root.glob("step_*") if (p / "trainer.json").is_file())
+        for old in kept[: max(0, len(kept) - max(1, tc.keep_checkpoints))]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final / "generator.safetensors"
+
+
+def _tensorboard(out: Path, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.warning("tensorboard is not installed; logging to log.csv only (pip install tensorboard)")
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
