@@ -27,10 +27,16 @@ def register_model_folders() -> None:
     """Register ``models/flame`` and ``models/3dxtalker`` with ComfyUI (extra_model_paths.yaml works too)."""
     import folder_paths
 
+    env_roots = [p for p in os.environ.get("X3DTALKER_MODELS", "").split(os.pathsep) if p]
     for key in MODEL_FOLDERS:
         path = os.path.join(folder_paths.models_dir, key)
         if key not in folder_paths.folder_names_and_paths or path not in folder_paths.get_folder_paths(key):
             folder_paths.add_model_folder_path(key, path, is_default=True)
+        # $X3DTALKER_MODELS is searched by the core resolver; listing it here puts its files in the dropdowns too.
+        for root in env_roots:
+            extra = os.path.join(os.path.expanduser(root), key)
+            if os.path.isdir(extra) and extra not in folder_paths.get_folder_paths(key):
+                folder_paths.add_model_folder_path(key, extra)
 
 
 def collect_nodes() -> list[type[io.ComfyNode]]:

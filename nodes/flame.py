@@ -24,7 +24,23 @@ def flame_model_files() -> list[str]:
         names = folder_paths.get_filename_list("flame")
     except KeyError:
         return []
-    return [n for n in names if n.lower().endswith(MODEL_EXTENSIONS) and os.path.basename(n) not in NON_MODEL_FILES]
+    return [n for n in names if n.lower().endswith(MODEL_EXTENSIONS) and os.path.basename(n) not in NON_MODEL_FILES
+            and _looks_like_flame(folder_paths.get_full_path("flame", n))]
+
+
+def _looks_like_flame(path: str | None) -> bool:
+    """Cheap check for dropdowns: an .npz must hold FLAME's arrays (reads the zip index only)."""
+    if path is None:
+        return False
+    if not path.lower().endswith(".npz"):
+        return True
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return {"shapedirs.npy", "v_template.npy", "posedirs.npy"} <= set(zf.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _resolve(model_file: str) -> str:
