@@ -19,7 +19,7 @@ from .camera import (
 )
 from .images import DepthRange, composite, depth_to_image, image_to_depth, normals_to_image
 from .mesh import flame_vertices, vertex_normals
-from .sequence import OUTPUTS, RenderCancelled, RenderedFrames, render_sequence
+from .sequence import OUTPUTS, RenderCancelled, RenderedFrames, measure_depth_range, render_sequence
 
 __all__ = [
     "OUTPUTS",
@@ -37,6 +37,7 @@ __all__ = [
     "image_to_depth",
     "keyframed_camera",
     "look_at",
+    "measure_depth_range",
     "normals_to_image",
     "orthographic_from_emoca",
     "parse_keyframes",

@@ -83,6 +83,18 @@ class Camera:
         """Index into this camera's arrays for clip frame ``t`` (a single camera serves every frame)."""
         return 0 if self.num_frames == 1 else t
 
+    def slice(self, start: int, stop: int) -> Camera:
+        """The cameras of clip frames ``start:stop`` (a single camera is returned as is)."""
+        if self.num_frames == 1:
+            return self
+        sl = slice(start, stop)
+        return Camera(
+            self.kind,
+            self.view[sl],
+            fov_y=None if self.fov_y is None else self.fov_y[sl],
+            scale=None if self.scale is None else self.scale[sl],
+        )
+
     def check_frames(self, num_frames: int) -> None:
         if self.num_frames not in (1, num_frames):
             raise X3DError(f"camera has {self.num_frames} frames but the mesh sequence has {num_frames}")

@@ -152,3 +152,21 @@ def render_sequence(
         shaded=shaded,
         attribute=attribute,
     )
+
+
+def measure_depth_range(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    camera: Camera,
+    width: int = 512,
+    height: int = 512,
+    scale: float = 0.25,
+    backend: str = "auto",
+) -> DepthRange:
+    """The clip's visible depth range from a quick depth-only pass at ``scale`` times the size.
+
+    Lets a long clip be rendered in chunks that all share one normalisation (no flicker at chunk
+    borders) without holding the whole clip's depth in memory.
+    """
+    w, h = max(8, int(round(width * scale))), max(8, int(round(height * scale)))
+    return render_sequence(vertices, faces, camera, w, h, outputs=(), backend=backend).depth_range
