@@ -7,15 +7,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import time
 from pathlib import Path
-
-log = logging.getLogger(__name__)
-
-CHUNK_FRAMES = 64
-"""Frames rendered and encoded at a time: memory stays flat however long the clip."""
 
 
 def register(subparsers) -> None:
@@ -63,127 +55,31 @@ def _parse_colour(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
+def settings_from_args(args: argparse.Namespace):
+    """The render options shared by ``render`` and ``generate``."""
+    from .files import RenderSettings
+
+    return RenderSettings(
+        width=args.width or args.size, height=args.height or args.size, camera=args.camera, fov_deg=args.fov,
+        wan=args.wan, wan_length=args.length, wan_trim=args.trim, background=_parse_colour(args.background),
+        normals=args.normals, mask=args.mask, glb=not args.no_glb, obj=args.obj,
+    )
+
+
 def run_render(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ..errors import X3DError
-    from ..io_utils import atomic_path
     from ..params import FlameSequence
-    from . import camera as cams
-    from .export import export_glb, export_obj_sequence
-    from .images import DEFAULT_DEPTH_FLOOR
-    from .mesh import flame_vertices
-    from .sequence import measure_depth_range, render_sequence
-    from .video import Mp4Writer
-    from .wan import fit_audio, fit_frame_count, get_wan_preset, prepare_for_wan, resample_frames, wan_size
-
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
-    background = _parse_colour(args.background)
-    width = args.width or args.size
-    height = args.height or args.size
-    if width < 16 or height < 16 or width > 8192 or height > 8192:
-        raise X3DError(f"output size must be between 16 and 8192 pixels, got {width}x{height}")
+    from .files import render_to_files
 
     sequence = FlameSequence.load(args.params)
-    bar = tqdm(total=sequence.num_frames, desc="FLAME", unit="frame", disable=args.no_progress)
-    vertices, faces = flame_vertices(sequence, progress=lambda done, total: bar.update(done - bar.n))
-    bar.close()
-    timings["flame_s"] = time.perf_counter() - started
-
     audio = None
     if args.audio is not None:
         from ..audio.io import load_audio
 
         audio = load_audio(args.audio)  # 16 kHz mono
-    sample_rate = 16000
-
-    camera_name = args.camera or ("fitted" if sequence.cam is not None else "static")
-    if camera_name == "fitted" and sequence.cam is None:
-        raise X3DError(f"{args.params} has no camera ('cam' array); use --camera static (or another preset)")
-
-    fps = sequence.fps
-    render_vertices, cam_values = vertices, sequence.cam
-    wan_info = None
-    if args.wan:
-        preset = get_wan_preset(args.wan)
-        width, height = wan_size(width, height, preset.multiple)
-        clip = prepare_for_wan(vertices, fps, preset, audio, sample_rate, args.length, "trim" if args.trim else "pad")
-        if cam_values is not None:
-            cam_values = fit_frame_count(resample_frames(cam_values, fps, preset.fps), clip.frames.shape[0])
-        render_vertices, fps, audio = clip.frames, clip.fps, clip.audio
-        wan_info = {"preset": preset.name, "frames": int(clip.frames.shape[0]), "motion_frames": clip.source_frames}
-    elif audio is not None:
-        audio = fit_audio(audio, sample_rate, render_vertices.shape[0], fps)
-    num_frames = render_vertices.shape[0]
-
-    if camera_name == "fitted":
-        camera = cams.orthographic_from_emoca(cam_values)
-    else:
-        framing = cams.Framing.fit(render_vertices, fov_deg=args.fov)
-        camera = cams.camera_preset(camera_name, framing, num_frames, fps)
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    depth_range = measure_depth_range(render_vertices, faces, camera, width, height)
-    outputs = ("depth", "shaded") + (("normals",) if args.normals else ())
-    writers = {
-        "shaded": Mp4Writer(args.out / "preview.mp4", fps, audio, sample_rate),
-        "depth": Mp4Writer(args.out / "depth.mp4", fps, audio, sample_rate),
-    }
-    if args.normals:
-        writers["normals"] = Mp4Writer(args.out / "normals.mp4", fps, audio, sample_rate)
-    if args.mask:
-        writers["mask"] = Mp4Writer(args.out / "mask.mp4", fps, audio, sample_rate)
-    bar = tqdm(total=num_frames, desc="render", unit="frame", disable=args.no_progress)
-    try:
-        for start in range(0, num_frames, CHUNK_FRAMES):
-            stop = min(start + CHUNK_FRAMES, num_frames)
-            frames = render_sequence(
-                render_vertices[start:stop], faces, camera.slice(start, stop), width, height, outputs=outputs,
-                depth_range=depth_range, background=background,
-            )
-            for name, writer in writers.items():
-                writer.write(frames.mask if name == "mask" else getattr(frames, name))
-            bar.update(stop - start)
-    except BaseException:
-        for writer in writers.values():
-            writer.abort()
-        raise
-    finally:
-        bar.close()
-    for writer in writers.values():
-        writer.close()
-    timings["render_encode_s"] = time.perf_counter() - t0
-
-    written = [str(w.path) for w in writers.values()]
-    t0 = time.perf_counter()
-    if not args.no_glb:
-        written.append(str(export_glb(args.out / "mesh.glb", vertices, faces, sequence.fps)))
-    if args.obj:
-        written.append(str(export_obj_sequence(args.out / "mesh_obj.zip", vertices, faces, sequence.fps)))
-    timings["export_s"] = time.perf_counter() - t0
-    timings["total_s"] = time.perf_counter() - started
-
-    report = {
-        "params": str(args.params),
-        "frames": num_frames,
-        "fps": fps,
-        "width": width,
-        "height": height,
-        "camera": camera_name,
-        "depth_range_m": [depth_range.near, depth_range.far],
-        "depth_mapping": f"value = {DEFAULT_DEPTH_FLOOR} + {1 - DEFAULT_DEPTH_FLOOR:g} * (far - z) / (far - near) "
-        "on the head, 0 on the background",
-        "wan": wan_info,
-        "audio": str(args.audio) if args.audio else None,
-        "files": written,
-        "timings": timings,
-        "render_fps": num_frames / max(timings["render_encode_s"], 1e-9),
-    }
-    with atomic_path(args.out / "render.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=2))
-    for path in written:
+    report = render_to_files(
+        sequence, args.out, settings_from_args(args), audio=audio, show_progress=not args.no_progress,
+        sources={"params": str(args.params), "audio": str(args.audio) if args.audio else None},
+    )
+    for path in report["files"]:
         print(path)
-    log.info("rendered %d frames at %dx%d in %.1f s", num_frames, width, height, timings["total_s"])
     return 0
