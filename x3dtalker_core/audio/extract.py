@@ -30,7 +30,8 @@ EncoderChoice = Union[str, FrameEncoder]
 
 def audio_hash(waveform: np.ndarray) -> str:
     """SHA-256 of the 16 kHz float32 samples (the cache's content key)."""
-    return hashlib.sha256(np.ascontiguousarray(waveform, dtype=np.float32).tobytes()).hexdigest()
+    data = np.ascontiguousarray(waveform, dtype=np.float32)
+    return hashlib.sha256(memoryview(data).cast("B")).hexdigest()  # no copy of a long clip
 
 
 def cache_path(cache_dir: str | os.PathLike, waveform: np.ndarray, linguistic: FrameEncoder, emotion: FrameEncoder) -> Path:

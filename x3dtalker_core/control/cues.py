@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
+from .. import FPS, SAMPLE_RATE
 from ..errors import X3DError
 from .dsl import AudioHelper
 
@@ -103,8 +103,12 @@ class AudioCues:
         rise = np.maximum(np.diff(log_e, prepend=log_e[0]), 0.0)
         top = np.percentile(rise, 98)
         onset = np.clip(rise / top, 0.0, 1.0) if top > 1e-8 else np.zeros_like(rise)
-        # Voice activity: above 10 % of the loud level, held through short gaps (0.2 s smoothing).
-        voice = np.clip(_smooth((amp / ref > 0.1).astype(np.float64), 5), 0.0, 1.0)
+        # Voice activity: above 10 % of the loud level, held 0.16 s either side (bridges the gaps
+        # between syllables), then smoothed over 0.2 s.
+        from scipy.ndimage import maximum_filter1d
+
+        active = maximum_filter1d((amp / ref > 0.1).astype(np.float64), size=2 * int(0.16 * fps) + 1, mode="nearest")
+        voice = np.clip(_smooth(active, 5), 0.0, 1.0)
         bpm, beats = _beats(onset, energy, fps)
         return cls(energy, onset, voice, beats, bpm, float(fps), True)
 

@@ -32,7 +32,7 @@ from ..errors import X3DError
 
 MAX_SOURCE_CHARS = 1000
 MAX_NODES = 200
-MAX_DEPTH = 24
+MAX_DEPTH = 40
 MAX_LITERAL = 1.0e6
 MAX_EXPONENT = 8.0
 DEFAULT_TIME_LIMIT_S = 0.5
@@ -126,7 +126,9 @@ class Expression:
             out = walker.visit(self.tree.body)
         out = np.broadcast_to(np.asarray(out, dtype=np.float64), times.shape).copy()
         if not np.all(np.isfinite(out)):
-            raise DSLError(f"expression '{_short(self.source)}' produced non-finite values (overflow or division by zero)")
+            raise DSLError(
+                f"expression '{_short(self.source)}' produced non-finite values (overflow or division by zero)"
+            )
         return out
 
 

@@ -256,7 +256,9 @@ class EmotionControl:
             if not np.isfinite(k.time) or k.time < 0:
                 raise X3DError(f"emotion keyframe time must be >= 0 seconds, got {k.time}")
             if canonical_emotion(k.emotion) not in known:
-                raise X3DError(f"unknown emotion '{k.emotion}' in keyframes; available: {', '.join(self.templates.names)}")
+                raise X3DError(
+                    f"unknown emotion '{k.emotion}' in keyframes; available: {', '.join(self.templates.names)}"
+                )
             parse_intensity(k.intensity)
             if previous is not None and k.time <= previous:
                 raise X3DError(
@@ -270,7 +272,9 @@ class EmotionControl:
             raise X3DError(f"emotion transition time must be >= {MIN_TRANSITION_S} s, got {self.transition_s}")
 
     @classmethod
-    def constant(cls, emotion: str, intensity: float | str, templates: EmotionTemplates, **kwargs: Any) -> EmotionControl:
+    def constant(
+        cls, emotion: str, intensity: float | str, templates: EmotionTemplates, **kwargs: Any
+    ) -> EmotionControl:
         """One emotion for the whole clip."""
         return cls((EmotionKeyframe(0.0, canonical_emotion(emotion), parse_intensity(intensity)),), templates, **kwargs)
 

@@ -67,7 +67,8 @@ parentheses, and the functions {functions}.
 Audio helpers (each takes a time, usually t): env(t) loudness 0..1, onset(t) syllable onsets 0..1,
 voice(t) 1 while speaking and 0 in pauses, beat(t) a short pulse 0..1 on each speech beat.
 Example (gentle sway with nods on the beats):
-{{"pitch": "4*beat(t)*voice(t) + 1.5*sin(2*pi*0.1*t)", "yaw": "6*sin(2*pi*0.15*t)*(0.7 + 0.3*env(t))", "roll": "3*sin(2*pi*0.15*t + 0.6)"}}"""
+{{"pitch": "4*beat(t)*voice(t) + 1.5*sin(2*pi*0.1*t)", "yaw": "6*sin(2*pi*0.15*t)*(0.7 + 0.3*env(t))",
+ "roll": "3*sin(2*pi*0.15*t + 0.6)"}}"""
 
 USER_PROMPT = """\
 Presentation style: {style}
@@ -175,7 +176,9 @@ class OpenAIChatClient:
     def identity(self) -> str:
         return f"openai-compatible:{self.endpoint}#{self.model}"
 
-    def complete(self, messages: list[dict[str, str]], seed: int = 0, temperature: float = 0.2, max_tokens: int = 600) -> str:
+    def complete(
+        self, messages: list[dict[str, str]], seed: int = 0, temperature: float = 0.2, max_tokens: int = 600
+    ) -> str:
         body = json.dumps({
             "model": self.model, "messages": messages, "temperature": float(temperature),
             "seed": int(seed), "max_tokens": int(max_tokens), "stream": False,
@@ -197,7 +200,8 @@ class OpenAIChatClient:
                 detail = exc.read(300).decode("utf-8", "replace").strip().replace("\n", " ")
             except Exception:  # the error body is only a hint
                 pass
-            raise LLMError(f"{where} answered HTTP {exc.code} {exc.reason}" + (f": {detail[:200]}" if detail else "")) from None
+            suffix = f": {detail[:200]}" if detail else ""
+            raise LLMError(f"{where} answered HTTP {exc.code} {exc.reason}{suffix}") from None
         except (socket.timeout, TimeoutError):
             raise LLMError(f"{where} did not answer within {self.timeout_s:g} s") from None
         except urllib.error.URLError as exc:
@@ -209,7 +213,9 @@ class OpenAIChatClient:
         try:
             payload = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            raise LLMError(f"{where} returned a body that is not JSON (is the URL an OpenAI-compatible /v1 API?)") from None
+            raise LLMError(
+                f"{where} returned a body that is not JSON (is the URL an OpenAI-compatible /v1 API?)"
+            ) from None
         try:
             content = payload["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -274,7 +280,9 @@ class TransformersChatBackend:
         except (OSError, ValueError) as exc:
             raise X3DError(f"cannot load the local LLM from {path}: {str(exc).splitlines()[0]}") from None
 
-    def complete(self, messages: list[dict[str, str]], seed: int = 0, temperature: float = 0.2, max_tokens: int = 600) -> str:
+    def complete(
+        self, messages: list[dict[str, str]], seed: int = 0, temperature: float = 0.2, max_tokens: int = 600
+    ) -> str:
         import torch
 
         self._load()
@@ -283,6 +291,7 @@ class TransformersChatBackend:
             prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         else:
             prompt = "\n\n".join(f"{m['role'].upper()}:\n{m['content']}" for m in messages) + "\n\nASSISTANT:\n"
+        tok.truncation_side = "left"  # keep the end of the prompt (the request) when it is too long
         enc = tok(prompt, return_tensors="pt", truncation=True, max_length=self.max_input_tokens)
         enc = {k: v.to(self.device) for k, v in enc.items()}
         generator_kwargs: dict[str, Any] = {"max_new_tokens": int(max_tokens)}

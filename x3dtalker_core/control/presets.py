@@ -52,7 +52,8 @@ def _rhythmic_nods(j: Jitter, ph: Callable[[], str]) -> dict[str, str]:
 
 def _energetic(j: Jitter, ph: Callable[[], str]) -> dict[str, str]:
     return {
-        "pitch": f"{j(6.0, .1)}*beat(t)*voice(t) + {j(3.0, .1)}*onset(t) + {j(2.0, .1)}*sin(2*pi*{j(0.23, .15)}*t + {ph()})",
+        "pitch": f"{j(6.0, .1)}*beat(t)*voice(t) + {j(3.0, .1)}*onset(t)"
+                 f" + {j(2.0, .1)}*sin(2*pi*{j(0.23, .15)}*t + {ph()})",
         "yaw": f"{j(12.0, .1)}*sin(2*pi*{j(0.32, .15)}*t + {ph()}) * (0.5 + 0.5*env(t))",
         "roll": f"{j(4.5, .1)}*sin(2*pi*{j(0.27, .15)}*t + {ph()}) * (0.5 + 0.5*env(t))",
     }

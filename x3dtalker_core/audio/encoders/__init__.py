@@ -1,19 +1,14 @@
 """Frame encoders behind one interface, ``encoder.encode(waveform) -> (T, D)``.
 
-========== ============ ======= =========================================================
-name       role         dim     notes
-========== ============ ======= =========================================================
-mel        linguistic   320     offline default; WEAKER than the paper's WavLM
-wavlm      linguistic   768     paper; transformers; local folder or hub id
-prosody    emotion      10      offline default; WEAKER than the paper's emotion2vec
-emotion2vec emotion     768     paper; FunASR; local folder (or hub id when online)
-========== ============ ======= =========================================================
+- ``mel`` (linguistic, 320-d): built in, the offline default; WEAKER than the paper's WavLM.
+- ``wavlm`` (linguistic, 768-d): the paper's; transformers; local folder or hub id.
+- ``prosody`` (emotion, 10-d): built in, the offline default; WEAKER than the paper's emotion2vec.
+- ``emotion2vec`` (emotion, 768-d): the paper's; FunASR; local folder (or a hub id when online).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from ...errors import X3DError
 from .base import FrameEncoder

@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import random
-from typing import Optional
 
 import numpy as np
 
@@ -65,7 +64,7 @@ def preserved_torch_state():
 
 
 def _check_weights(path, net) -> None:
-    """FunASR only prints a warning for missing checkpoint keys and keeps random weights; we refuse."""
+    """FunASR only prints a warning for missing checkpoint weights and keeps them random; we refuse."""
     import torch
 
     try:
@@ -75,7 +74,9 @@ def _check_weights(path, net) -> None:
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
-    own = net.state_dict()
+    # Only the weights feature extraction uses must be there: the pre-training decoder and the
+    # classification head ("proj") may legitimately be absent from a release checkpoint.
+    own = {k: v for k, v in net.state_dict().items() if ".decoder." not in k and not k.startswith("proj.")}
     missing = [k for k, v in own.items() if k not in state and f"module.{k}" not in state]
     wrong = [k for k, v in own.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
     if missing or wrong:
@@ -102,10 +103,11 @@ class Emotion2vecEncoder(WindowedModelEncoder):
         super().__init__(device=device, **window_kw)
         self.source: ModelSource = resolve_model_source("emotion2vec", model, REQUIRED_FILES)
         src = str(self.source.path) if self.source.path is not None else self.source.hub_id
-        kwargs = dict(model=src, disable_update=True, disable_pbar=True, disable_log=True, device=str(self.device))
+        kwargs = dict(model=src, disable_update=True, disable_pbar=True, disable_log=True, log_level="ERROR",
+                      device=str(self.device))
         if self.source.hub_id is not None and self.source.hub_id.startswith("emotion2vec/"):
             kwargs["hub"] = "hf"
-        with preserved_torch_state(), _quiet():
+        with preserved_torch_state(), funasr_quiet():
             AutoModel = _import_funasr()
             try:
                 auto = AutoModel(**kwargs)
@@ -149,17 +151,26 @@ class Emotion2vecEncoder(WindowedModelEncoder):
 
 
 @contextlib.contextmanager
-def _quiet():
-    """FunASR prints banners and per-key notices to stdout; keep the CLI's output clean."""
+def funasr_quiet():
+    """Keep FunASR from configuring the host's logging and from printing to stdout.
+
+    Importing funasr and building an ``AutoModel`` both call ``logging.basicConfig`` (INFO), which would install a root handler in an
+    application that has none; a temporary NullHandler makes that call a no-op. Its import-time
+    banners and per-key notices go to stdout, which is swallowed unless debug logging is on.
+    """
     import io
     import sys
 
-    if log.isEnabledFor(logging.DEBUG):
-        yield
-        return
+    root = logging.getLogger()
+    guard = logging.NullHandler() if not root.handlers else None
+    if guard is not None:
+        root.addHandler(guard)
     saved = sys.stdout
-    sys.stdout = io.StringIO()
+    if not log.isEnabledFor(logging.DEBUG):
+        sys.stdout = io.StringIO()
     try:
         yield
     finally:
         sys.stdout = saved
+        if guard is not None:
+            root.removeHandler(guard)

@@ -72,7 +72,7 @@ class MelEncoder(FrameEncoder):
     role = "linguistic"
     paper = False
 
-    def __init__(self, n_mels: int = N_MELS, chunk_frames: int = 1500) -> None:
+    def __init__(self, n_mels: int = N_MELS, chunk_frames: int = 500) -> None:
         self.n_mels = int(n_mels)
         self.chunk_frames = int(chunk_frames)
         self._fb = mel_filterbank(n_mels=self.n_mels)

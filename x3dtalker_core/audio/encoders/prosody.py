@@ -95,7 +95,7 @@ class ProsodyEncoder(FrameEncoder):
     role = "emotion"
     paper = False
 
-    def __init__(self, chunk_frames: int = 750) -> None:
+    def __init__(self, chunk_frames: int = 250) -> None:
         self.chunk_frames = int(chunk_frames)
         self._spec_window = np.hanning(SPEC_WIN + 1)[:-1]
         freqs = np.fft.rfftfreq(SPEC_FFT, 1 / SAMPLE_RATE)

@@ -9,11 +9,9 @@ honoured (wavlm-base-plus: ``do_normalize`` false, raw waveform in).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from typing import Optional
-
-import numpy as np
 
 from ...errors import InvalidFileError, X3DError
 from ..windows import conv_geometry
@@ -28,13 +26,26 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 def _import_transformers():
     try:
-        import transformers  # noqa: F401
         from transformers import Wav2Vec2FeatureExtractor, WavLMModel
     except ImportError as exc:
         raise X3DError(
             "the 'wavlm' encoder needs the transformers package: pip install 'transformers>=4.40'"
         ) from exc
     return Wav2Vec2FeatureExtractor, WavLMModel
+
+
+@contextlib.contextmanager
+def no_progress_bars():
+    """transformers draws a 'Loading weights' bar per load; restore the host's setting afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 class WavLMEncoder(WindowedModelEncoder):
@@ -60,7 +71,8 @@ class WavLMEncoder(WindowedModelEncoder):
         src = str(self.source.path) if self.source.path is not None else self.source.hub_id
         local = self.source.path is not None
         try:
-            net = WavLMModel.from_pretrained(src, local_files_only=local)
+            with no_progress_bars():
+                net = WavLMModel.from_pretrained(src, local_files_only=local)
         except (OSError, ValueError, RuntimeError) as exc:
             raise InvalidFileError(f"cannot load WavLM from {self.source.label}: {str(exc).splitlines()[0]}") from exc
         if getattr(net.config, "model_type", "") != "wavlm":
