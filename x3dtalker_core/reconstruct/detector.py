@@ -291,7 +291,7 @@ def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, np.ndar
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -100.0, 100.0)))
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, np.float64), -100.0, 100.0)))
 
 
 # ----------------------------------------------------------------------------------------------

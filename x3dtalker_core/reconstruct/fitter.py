@@ -13,6 +13,7 @@ into small matrices once, and an optimiser step costs ~1/20th of a full FLAME fo
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -70,9 +71,10 @@ class SurfacePointModel(nn.Module):
         offsets = shape @ self.shape_dirs.T + expression @ self.exp_dirs.T
         v_shaped = self.v_template + offsets.view(batch, -1, 3)
         joints = self.joints_template + (shape @ self.joints_shape.T + expression @ self.joints_exp.T).view(batch, -1, 3)
-        rotvecs = pose.new_zeros(batch, joints.shape[1], 3)
-        rotvecs[:, 0] = pose[:, :3]
-        rotvecs[:, 2] = pose[:, 3:6]
+        # Built without in-place writes so torch.func (jacfwd/vmap) can differentiate through it.
+        rest = pose.new_zeros(batch, 3)
+        per_joint = [pose[:, :3], rest, pose[:, 3:6]] + [rest] * (joints.shape[1] - 3)
+        rotvecs = torch.stack(per_joint, dim=1)
         rotations = axis_angle_to_matrix(rotvecs)
         eye = torch.eye(3, dtype=pose.dtype)
         pose_feature = (rotations[:, 1:] - eye).reshape(batch, -1)
@@ -83,23 +85,24 @@ class SurfacePointModel(nn.Module):
 
 @dataclass(frozen=True)
 class FitSettings:
-    """Optimiser and prior settings of the landmark fitter.
+    """Solver and prior settings of the landmark fitter.
 
     Attributes:
-        rigid_iters: L-BFGS iterations for camera + head pose (per yaw start).
-        full_iters: L-BFGS iterations for everything.
-        yaw_starts: initial head yaws tried in the rigid stage (radians); the best is kept.
+        rigid_iters: Levenberg-Marquardt iterations for camera + head pose (per yaw start).
+        full_iters: Levenberg-Marquardt iterations for everything.
+        yaw_starts: initial head yaws tried in the rigid stage (radians); the best is kept
+            (under an orthographic camera a turned head is easy to trap in a mirrored minimum).
         shape_prior, exp_prior: weights of ``|β|²`` and ``|ψ|²`` against the mean squared residual
-            in 224-crop pixels.
-        jaw_prior: weight of the jaw's sideways/twist rotation (its y and z axis-angle).
-        fit_shape: also fit identity (off when the identity is known, e.g. video frames).
+            in 224-crop pixels (FLAME coefficients are unit-variance, so these are 1/σ² in px²).
+        jaw_prior: weight of the jaw's sideways/twist rotation (its y and z axis-angle, radians²).
+        fit_shape: also fit identity (off when the identity is given, e.g. video frames).
     """
 
-    rigid_iters: int = 40
-    full_iters: int = 150
-    yaw_starts: tuple[float, ...] = (0.0, -0.6, 0.6)
-    shape_prior: float = 0.02
-    exp_prior: float = 0.02
+    rigid_iters: int = 15
+    full_iters: int = 30
+    yaw_starts: tuple[float, ...] = (0.0, -0.7, 0.7)
+    shape_prior: float = 0.01
+    exp_prior: float = 0.01
     jaw_prior: float = 50.0
     fit_shape: bool = True
 
@@ -152,15 +155,88 @@ def from_ndc(ndc: np.ndarray, crop: np.ndarray) -> np.ndarray:
     return np.stack([x0 + (ndc[:, 0] + 1.0) * size / 2.0, y0 + (-ndc[:, 1] + 1.0) * size / 2.0], axis=1)
 
 
-def _project(points3d: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
-    """(B, L, 3), (B, 3) [log s, tx, ty] -> (B, L, 2) NDC."""
-    return torch.exp(cam[:, :1, None]) * (points3d[..., :2] + cam[:, None, 1:3])
+def _jacobian(residuals, x: torch.Tensor, affine: torch.Tensor, step: float = 1e-6) -> torch.Tensor:
+    """(R, P) Jacobian of batched ``residuals`` ((B, P) -> (B, R)) at ``x`` (P,), in one forward pass.
+
+    Columns flagged ``affine`` (parameters the residuals are affine in while the others are held:
+    shape and expression coefficients, for a fixed pose and camera) are exact unit differences; the
+    few others (camera, rotations) are central differences, accurate to ~1e-9 in float64. One
+    batched pass of ~170 small heads is far cheaper than autodiff's per-column work here.
+    """
+    p = x.numel()
+    lin = torch.nonzero(affine).squeeze(1)
+    nonlin = torch.nonzero(~affine).squeeze(1)
+    n_lin, n_non = lin.numel(), nonlin.numel()
+    batch = x.expand(1 + n_lin + 2 * n_non, -1).clone()
+    batch[1 + torch.arange(n_lin), lin] += 1.0
+    batch[1 + n_lin + torch.arange(n_non), nonlin] += step
+    batch[1 + n_lin + n_non + torch.arange(n_non), nonlin] -= step
+    with torch.no_grad():
+        out = residuals(batch)
+    jac = x.new_zeros(out.shape[1], p)
+    jac[:, lin] = (out[1 : 1 + n_lin] - out[0]).T
+    jac[:, nonlin] = ((out[1 + n_lin : 1 + n_lin + n_non] - out[1 + n_lin + n_non :]) / (2.0 * step)).T
+    return jac
 
 
-def _lbfgs(params: list[torch.Tensor], closure, iters: int) -> None:
-    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, history_size=20, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-9, tolerance_change=1e-12)
-    opt.step(closure)
+def _levenberg_marquardt(residuals, theta: torch.Tensor, free: torch.Tensor, affine: torch.Tensor, iters: int) -> torch.Tensor:
+    """Minimise ``|residuals(theta)|²`` over the entries of ``theta`` where ``free`` is True.
+
+    Gauss-Newton steps damped by ``mu * diag(JᵀJ)`` (Marquardt scaling): the coefficients have very
+    different sensitivities (a radian of head rotation vs. one expression unit), which is what makes
+    first-order optimisers crawl here.
+    """
+    idx = torch.nonzero(free).squeeze(1)
+
+    def sub_residuals(xb: torch.Tensor) -> torch.Tensor:  # (B, P_free) -> (B, R)
+        full = theta.expand(xb.shape[0], -1).clone()
+        full[:, idx] = xb
+        return residuals(full)
+
+    x = theta[idx].clone()
+    with torch.no_grad():
+        r = sub_residuals(x[None])[0]
+    cost = float(r @ r)
+    mu = 1e-3
+    for _ in range(iters):
+        jac = _jacobian(sub_residuals, x, affine[idx])
+        jtj = jac.T @ jac
+        grad = jac.T @ r
+        diag = torch.diagonal(jtj).clamp_min(1e-9)
+        improved = False
+        for _ in range(8):
+            step = torch.linalg.solve(jtj + mu * torch.diag(diag), -grad)
+            with torch.no_grad():
+                r_new = sub_residuals((x + step)[None])[0]
+            cost_new = float(r_new @ r_new)
+            if cost_new < cost:
+                x, r = x + step, r_new
+                relative = (cost - cost_new) / max(cost, 1e-12)
+                cost = cost_new
+                mu = max(mu / 3.0, 1e-7)
+                improved = True
+                break
+            mu *= 4.0
+        if not improved or relative < 1e-7:  # converged: < 0.00001 % cost change
+            break
+    out = theta.clone()
+    out[idx] = x
+    return out
+
+
+@contextlib.contextmanager
+def _single_thread():
+    """Run torch single-threaded inside the block (restored after).
+
+    The fit is ~170 tiny heads per step: intra-op threads only add synchronisation, and on a busy
+    CPU (ComfyUI, other jobs) spinning worker threads made it ~10x slower in measurements.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def fit_landmarks(
@@ -183,103 +259,100 @@ def fit_landmarks(
     Returns:
         :class:`LandmarkFit`.
     """
+    with _single_thread():
+        return _fit_landmarks(head, targets, weights, crop, settings, init_shape)
+
+
+def _fit_landmarks(head, targets, weights, crop, settings, init_shape) -> LandmarkFit:
     targets = np.asarray(targets, np.float64)
     n_pts = head.select.shape[0]
     if targets.shape != (n_pts, 2):
         raise X3DError(f"landmark targets must be ({n_pts}, 2), got {targets.shape}")
     w = np.ones(n_pts) if weights is None else np.asarray(weights, np.float64)
-    if not np.all(np.isfinite(targets[w > 0])):
-        raise X3DError("landmark targets contain NaN or infinite values")
-    crop = emoca_crop(targets[w > 0]) if crop is None else np.asarray(crop, np.float64)
-    if crop[2] <= 0:
+    used = w > 0
+    if used.sum() < 6 or not np.all(np.isfinite(targets[used])):
+        raise X3DError("need at least 6 finite landmark targets to fit FLAME")
+    crop = emoca_crop(targets[used]) if crop is None else np.asarray(crop, np.float64)
+    if crop[2] <= 1e-6:
         raise X3DError("landmarks span zero pixels; the face is too small or the points are degenerate")
 
-    dtype = torch.float32
-    y = torch.as_tensor(to_ndc(targets, crop), dtype=dtype)[None]  # (1, L, 2)
-    wt = torch.as_tensor(w / w.sum(), dtype=dtype)[None, :, None]
+    # float64: the problem is small, and sub-pixel convergence needs the precision.
+    dtype = torch.float64
+    head = head.to(dtype)
+    n_shape, n_exp = head.n_shape, head.n_exp
+    y = torch.as_tensor(to_ndc(np.where(used[:, None], targets, 0.0), crop), dtype=dtype)
+    sqrt_w = torch.as_tensor(np.sqrt(w / w.sum()), dtype=dtype)[:, None]
     px = CROP_PIXELS / 2.0  # NDC -> 224-crop pixels
+    shape_w = math.sqrt(settings.shape_prior) if settings.fit_shape else 0.0
 
-    shape = torch.zeros(1, head.n_shape, dtype=dtype)
+    # theta = [log s, tx, ty | head rot (3) | jaw (3) | exp | shape]
+    cam_sl, rot_sl, jaw_sl = slice(0, 3), slice(3, 6), slice(6, 9)
+    exp_sl, shape_sl = slice(9, 9 + n_exp), slice(9 + n_exp, 9 + n_exp + n_shape)
+
+    def residuals(theta: torch.Tensor) -> torch.Tensor:
+        """(B, P) -> (B, R): weighted pixel residuals, then the prior terms."""
+        pts = head(theta[:, shape_sl], theta[:, exp_sl], theta[:, rot_sl.start : jaw_sl.stop])
+        proj = torch.exp(theta[:, :1, None]) * (pts[..., :2] + theta[:, None, 1:3])
+        data = ((proj - y) * px * sqrt_w).flatten(1)
+        priors = [
+            theta[:, exp_sl] * math.sqrt(settings.exp_prior),
+            theta[:, jaw_sl][:, 1:] * math.sqrt(settings.jaw_prior),
+            theta[:, shape_sl] * shape_w,
+        ]
+        return torch.cat([data] + priors, dim=1)
+
+    theta0 = torch.zeros(9 + n_exp + n_shape, dtype=dtype)
     if init_shape is not None:
-        shape[0, : len(init_shape)] = torch.as_tensor(init_shape[: head.n_shape], dtype=dtype)
-    exp = torch.zeros(1, head.n_exp, dtype=dtype)
+        k = min(len(init_shape), n_shape)
+        theta0[shape_sl.start : shape_sl.start + k] = torch.as_tensor(init_shape[:k], dtype=dtype)
 
-    def data_term(points2d: torch.Tensor) -> torch.Tensor:
-        return (((points2d - y) * px) ** 2 * wt).sum(dim=(1, 2))
-
-    # Camera start: scale and offset that match the neutral head's landmarks in the least-squares sense.
+    # Camera start: the scale and offset that best match the neutral head's landmarks.
     with torch.no_grad():
-        neutral = head(shape, exp, torch.zeros(1, 6))[0, :, :2].numpy()
-    m = w > 0
-    xm, ym = neutral[m], y[0].numpy()[m]
+        neutral = head(theta0[shape_sl][None], theta0[exp_sl][None], torch.zeros(1, 6, dtype=dtype))[0, :, :2]
+    xm, ym = neutral.numpy()[used], y.numpy()[used]
     s0 = math.sqrt(((ym - ym.mean(0)) ** 2).sum() / max(((xm - xm.mean(0)) ** 2).sum(), 1e-12))
     t0 = ym.mean(0) / s0 - xm.mean(0)
+    theta0[cam_sl] = torch.as_tensor([math.log(s0), t0[0], t0[1]], dtype=dtype)
 
-    # Stage 1: camera + head rotation, from a few yaws (orthographic yaw is easy to trap at 0).
+    rigid = torch.zeros_like(theta0, dtype=torch.bool)
+    rigid[: rot_sl.stop] = True
+    affine = torch.zeros_like(theta0, dtype=torch.bool)
+    affine[exp_sl] = True
+    affine[shape_sl] = True
     best = None
     for yaw in settings.yaw_starts:
-        cam = torch.tensor([[math.log(s0), t0[0], t0[1]]], dtype=dtype, requires_grad=True)
-        rot = torch.tensor([[0.0, yaw, 0.0]], dtype=dtype, requires_grad=True)
-
-        def closure_rigid():
-            opt_params_zero_grad(cam, rot)
-            pose = torch.cat([rot, torch.zeros(1, 3)], dim=1)
-            loss = data_term(_project(head(shape, exp, pose), cam)).sum()
-            loss.backward()
-            return loss
-
-        _lbfgs([cam, rot], closure_rigid, settings.rigid_iters)
+        start = theta0.clone()
+        start[rot_sl.start + 1] = yaw
+        theta = _levenberg_marquardt(residuals, start, rigid, affine, settings.rigid_iters)
         with torch.no_grad():
-            pose = torch.cat([rot, torch.zeros(1, 3)], dim=1)
-            loss = float(data_term(_project(head(shape, exp, pose), cam)))
-        if best is None or loss < best[0]:
-            best = (loss, cam.detach().clone(), rot.detach().clone())
-    _, cam0, rot0 = best
+            r = residuals(theta[None])[0]
+        cost = float(r @ r)
+        if best is None or cost < best[0]:
+            best = (cost, theta)
 
-    # Stage 2: everything, with priors.
-    cam = cam0.clone().requires_grad_(True)
-    pose = torch.cat([rot0, torch.zeros(1, 3)], dim=1).requires_grad_(True)
-    exp = exp.clone().requires_grad_(True)
-    shape = shape.clone().requires_grad_(settings.fit_shape)
-    free = [cam, pose, exp] + ([shape] if settings.fit_shape else [])
-    shape_ref = shape.detach().clone()
-
-    def closure_full():
-        opt_params_zero_grad(*free)
-        loss = data_term(_project(head(shape, exp, pose), cam)).sum()
-        loss = loss + settings.exp_prior * (exp**2).sum() + settings.jaw_prior * (pose[:, 4:6] ** 2).sum()
-        if settings.fit_shape:
-            loss = loss + settings.shape_prior * (shape**2).sum()
-        loss.backward()
-        return loss
-
-    _lbfgs(free, closure_full, settings.full_iters)
+    free = torch.ones_like(theta0, dtype=torch.bool)
     if not settings.fit_shape:
-        shape = shape_ref
+        free[shape_sl] = False
+    theta = _levenberg_marquardt(residuals, best[1], free, affine, settings.full_iters)
 
     with torch.no_grad():
-        ndc = _project(head(shape, exp, pose), cam)[0].numpy().astype(np.float64)
+        pts = head(theta[shape_sl][None], theta[exp_sl][None], theta[rot_sl.start : jaw_sl.stop][None])[0]
+        ndc = (torch.exp(theta[0]) * (pts[:, :2] + theta[1:3])).numpy()
     points = from_ndc(ndc, crop)
     errors = np.linalg.norm(points - targets, axis=1)
-    errors[w <= 0] = np.nan
+    errors[~used] = np.nan
     residual = float(np.nansum(errors * w) / w.sum())
-    cam_np = cam.detach()[0].numpy().astype(np.float64)
+    t = theta.numpy()
     return LandmarkFit(
-        shape=shape.detach()[0].numpy().astype(np.float32),
-        exp=exp.detach()[0].numpy().astype(np.float32),
-        pose=pose.detach()[0].numpy().astype(np.float32),
-        cam=np.array([math.exp(cam_np[0]), cam_np[1], cam_np[2]], np.float32),
+        shape=t[shape_sl].astype(np.float32),
+        exp=t[exp_sl].astype(np.float32),
+        pose=t[rot_sl.start : jaw_sl.stop].astype(np.float32),
+        cam=np.array([math.exp(t[0]), t[1], t[2]], np.float32),
         crop=crop.astype(np.float32),
         points=points.astype(np.float32),
         errors_px=errors.astype(np.float32),
         residual_px=residual,
     )
-
-
-def opt_params_zero_grad(*tensors: torch.Tensor) -> None:
-    for t in tensors:
-        if t.grad is not None:
-            t.grad = None
 
 
 def head_angles_deg(pose: np.ndarray) -> tuple[float, float, float]:

@@ -67,6 +67,8 @@ def to_rgb_uint8(image: np.ndarray, name: str = "image") -> np.ndarray:
         img = arr.astype(np.float32)
         if not np.all(np.isfinite(img)):
             raise X3DError(f"{name} contains NaN or infinite values")
+        if img.min(initial=0.0) < -1e-3:
+            raise X3DError(f"{name} is float with values in [{img.min():.3g}, {img.max():.3g}]; expected [0, 1]")
         if img.max(initial=0.0) > 1.0 + 1e-3:
             # A float image in 0..255 (a common mistake); anything else is out of range.
             if img.max() <= 255.0 + 1e-3 and img.min() >= 0.0:

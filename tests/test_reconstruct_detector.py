@@ -1,0 +1,99 @@
+"""'landmarks' backend end to end on rendered FLAME heads (needs the MediaPipe face models).
+
+Test faces are the dev FLAME head rendered with known parameters, skin-shaded (MediaPipe does not
+find a flat grey mesh), so the recovered head pose and jaw can be checked against the truth.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from x3dtalker_core.assets import try_find_asset
+from x3dtalker_core.errors import X3DError
+from x3dtalker_core.flame import load_flame_model, load_masks
+from x3dtalker_core.reconstruct import LandmarkReconstructor, reconstruct_reference
+from x3dtalker_core.reconstruct.fitter import head_angles_deg
+from x3dtalker_core.reconstruct.overlay import render_head
+
+pytestmark = pytest.mark.skipif(
+    try_find_asset("mediapipe_face_mesh") is None or try_find_asset("mediapipe_face_detector") is None,
+    reason="MediaPipe face models not installed (reconstruct --install-mediapipe)",
+)
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return LandmarkReconstructor()
+
+
+@pytest.fixture(scope="module")
+def masks():
+    return load_masks()
+
+
+def render(rec, masks, pose, size=384, scale=4.5, centre=(0.0, 0.0), background=None, height=None, width=None):
+    p = torch.tensor(pose, dtype=torch.float32)[None]
+    with torch.no_grad():
+        v = rec.model(pose=p)[0].numpy()
+    h, w = height or size, width or size
+    crop = np.array([centre[0], centre[1], size], np.float64)
+    return render_head(v, rec.model.faces.numpy(), np.array([scale, 0.0, 0.0]), crop, h, w, masks, background)
+
+
+def test_rendered_head_pose_and_jaw(rec, masks):
+    pose = [0.1, 0.35, 0.05, 0.2, 0.0, 0.0]
+    img = render(rec, masks, pose)
+    r = reconstruct_reference(img, reconstructor=rec)
+    truth = head_angles_deg(np.array(pose))
+    assert r.num_faces == 1 and r.backend == "landmarks"
+    assert r.residual_px < 3.0
+    assert abs(r.head_angles[1] - truth[1]) < 6.0  # yaw (MediaPipe's points, not the embedding's exact ones)
+    assert abs(r.head_angles[2] - truth[2]) < 6.0
+    assert abs(np.degrees(r.params.jaw_pose[0]) - np.degrees(pose[3])) < 6.0
+    assert r.params.cam is not None and 0.0 < r.confidence <= 1.0
+    assert np.all(r.params.detail == 0)
+
+
+def test_several_faces_largest_first(rec, masks):
+    big = render(rec, masks, [0, 0.1, 0, 0.0, 0, 0], size=300, height=320, width=640)
+    both = render(rec, masks, [0, -0.1, 0, 0.25, 0, 0], size=200, centre=(400.0, 40.0),
+                  background=big, height=320, width=640)
+    r0 = reconstruct_reference(both, reconstructor=rec)
+    r1 = reconstruct_reference(both, reconstructor=rec, face_index=1)
+    assert r0.num_faces == 2
+    assert r0.bbox[0] < 320 < r1.bbox[0]  # the big face is on the left
+    assert np.degrees(r1.params.jaw_pose[0]) > np.degrees(r0.params.jaw_pose[0]) + 5
+    with pytest.raises(X3DError, match="out of range"):
+        reconstruct_reference(both, reconstructor=rec, face_index=5)
+
+
+def test_no_face(rec):
+    with pytest.raises(X3DError, match="no face found"):
+        reconstruct_reference(np.full((256, 256, 3), 128, np.uint8), reconstructor=rec)
+
+
+def test_tiny_face_is_refused(rec, masks):
+    small = render(rec, masks, [0, 0, 0, 0, 0, 0], size=60)
+    img = np.full((512, 512, 3), 120, np.uint8)
+    img[200:260, 200:260] = small
+    with pytest.raises(X3DError, match="too small|no face found"):
+        reconstruct_reference(img, reconstructor=rec)
+
+
+def test_huge_8k_photo(rec, masks):
+    face = render(rec, masks, [0.0, 0.2, 0.0, 0.1, 0, 0], size=270, height=270, width=480)
+    huge = np.repeat(np.repeat(face, 16, axis=0), 16, axis=1)  # 7680 x 4320
+    r = reconstruct_reference(huge, reconstructor=rec)
+    assert r.image_size == (4320, 7680)
+    assert r.residual_px < 3.0 * 16
+    assert abs(r.head_angles[1] - head_angles_deg(np.array([0.0, 0.2, 0.0]))[1]) < 6.0
+
+
+def test_astronaut_photo(rec):
+    skimage = pytest.importorskip("skimage")
+    path = os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png")
+    r = reconstruct_reference(path, reconstructor=rec)
+    assert r.image_size == (512, 512)
+    assert r.residual_px < 3.0
