@@ -20,6 +20,13 @@ def register(subparsers) -> None:
     p.add_argument("--params", required=True, type=Path, help="parameter file (.npz, FlameSequence.save layout)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--audio", type=Path, help="driving audio to mux into the videos (wav, flac, mp3, ...)")
+    add_render_arguments(p)
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run_render)
+
+
+def add_render_arguments(p: argparse.ArgumentParser) -> None:
+    """Render options shared by ``render`` and ``generate``."""
     p.add_argument("--size", type=int, default=512, help="square output size in pixels (default 512)")
     p.add_argument("--width", type=int, help="output width (overrides --size)")
     p.add_argument("--height", type=int, help="output height (overrides --size)")
@@ -39,8 +46,6 @@ def register(subparsers) -> None:
     p.add_argument("--mask", action="store_true", help="also write mask.mp4")
     p.add_argument("--obj", action="store_true", help="also write mesh_obj.zip (one OBJ per frame)")
     p.add_argument("--no-glb", action="store_true", help="skip mesh.glb")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.set_defaults(func=run_render)
 
 
 def _parse_colour(text: str) -> tuple[float, float, float]:

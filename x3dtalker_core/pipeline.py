@@ -1,0 +1,281 @@
+"""The main job end to end: portrait (or reference parameters) + speech -> FLAME animation -> files.
+
+Data flows one way (SPEC §9): image -> reference :class:`FlameParams` · audio -> :class:`AudioFeatures`
+· generator(reference, features, emotion) -> :class:`FlameSequence` · head-pose plug-in superimposed
+· renderer -> preview.mp4 / depth.mp4 / mesh.glb · params.npz · report.json. The ``generate`` command
+and the ComfyUI nodes are two front doors onto these same functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import __version__
+from .errors import X3DError
+from .io_utils import atomic_path
+from .params import EXP, POSE, FlameParams, FlameSequence
+
+log = logging.getLogger(__name__)
+
+StageProgress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``."""
+
+
+@dataclass(frozen=True)
+class PoseOptions:
+    """Head-pose plug-in (paper §3.3, SPEC §5).
+
+    Attributes:
+        style: a preset name (``calm``, ``gentle_sway``, ...) or a free-text style for the LLM; None = the
+            model's own head motion only.
+        mode: ``superimpose`` (added to the predicted rotation) or ``center``.
+        strength: scales preset curves.
+        llm_url, llm_model: an OpenAI-compatible chat endpoint (Ollama, LM Studio, vLLM, OpenAI).
+        llm_key_env: environment variable holding the API key (never stored).
+        llm_local: a local transformers chat-model folder instead of an endpoint.
+        fallback: preset used when the LLM reply is unusable.
+    """
+
+    style: str | None = None
+    mode: str = "superimpose"
+    strength: float = 1.0
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_key_env: str = "OPENAI_API_KEY"
+    llm_local: str | None = None
+    fallback: str = "calm"
+
+
+@dataclass(frozen=True)
+class EmotionOptions:
+    """Emotion plug-in: one emotion (``emotion`` + ``intensity``) or keyframes ``"0:neutral:0,2.5:happy:1.5"``."""
+
+    emotion: str | None = None
+    intensity: float | str = "moderate"
+    keys: str | None = None
+    templates: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """Everything the main job can be told.
+
+    Attributes:
+        checkpoint: generator checkpoint path or name; None = the installed default.
+        steps, seed, solver: ODE sampling (paper: 32 Euler steps).
+        smoothing: Savitzky–Golay (window, order), or None.
+        backend: image -> FLAME backend (``landmarks``, ``emoca``, ``params``).
+        face_index: which face in a photo with several (0 = largest).
+        device: ``cpu``, ``cuda``, ... (default: CUDA when available).
+        render: render settings, or None to write parameters only.
+    """
+
+    checkpoint: str | None = None
+    steps: int = 32
+    seed: int = 0
+    solver: str = "euler"
+    smoothing: tuple[int, int] | None = (7, 2)
+    backend: str = "landmarks"
+    face_index: int | None = None
+    device: str | None = None
+    emotion: EmotionOptions = field(default_factory=EmotionOptions)
+    pose: PoseOptions = field(default_factory=PoseOptions)
+    render: Any = "default"  # RenderSettings | None; "default" = RenderSettings()
+
+
+def reference_from_source(source: Any, backend: str = "landmarks", face_index: int | None = None,
+                          progress: Callable | None = None) -> tuple[FlameParams, dict]:
+    """The identity frame p_ref from a photo (path or array), a parameter file or a dataset folder."""
+    from .reconstruct import reconstruct_reference
+
+    if isinstance(source, (str, Path)) and (Path(source).suffix.lower() == ".npz" or Path(source).is_dir()):
+        backend = "params"
+    result = reconstruct_reference(source, backend=backend, face_index=face_index, progress=progress)
+    info = {"backend": backend}
+    for key in ("residual_px", "confidence"):
+        value = getattr(result, key, None)
+        if value is not None:
+            info[key] = float(value)
+    return result.params, info
+
+
+def emotion_reference(reference: FlameParams, num_frames: int, options: EmotionOptions, flame_model=None
+                      ) -> tuple[np.ndarray | None, dict | None]:
+    """Per-frame reference (T, 284) with the emotion applied to its expression, or None without emotion."""
+    if not options.emotion and not options.keys:
+        return None, None
+    from .control import EmotionControl, apply_emotion
+    from .control.facs import resolve_templates
+
+    templates = resolve_templates(options.templates, model=flame_model)
+    if options.keys:
+        control = EmotionControl.from_text(options.keys, templates)
+    else:
+        control = EmotionControl.constant(options.emotion, options.intensity, templates)
+    per_frame = np.repeat(reference.to_vector()[None], num_frames, axis=0)
+    per_frame[:, EXP] = apply_emotion(reference.exp, control, num_frames)
+    return per_frame, control.to_dict()
+
+
+def head_pose_trajectory(options: PoseOptions, amplitude: np.ndarray, num_frames: int, seed: int = 0):
+    """The plug-in head-pose trajectory for a clip, or None when no style is asked for."""
+    if not options.style:
+        return None
+    from .control import PRESETS, AudioCues, preset_trajectory
+
+    cues = AudioCues.from_amplitude(amplitude)
+    key = options.style.strip().lower().replace(" ", "_").replace("-", "_")
+    if key in PRESETS:
+        traj = preset_trajectory(key, cues, seed=seed, strength=options.strength, mode=options.mode)
+    else:
+        from .control import OpenAIChatClient, TransformersChatBackend, pose_from_llm
+
+        if options.llm_local:
+            backend = TransformersChatBackend(options.llm_local)
+        elif options.llm_url and options.llm_model:
+            backend = OpenAIChatClient(options.llm_url, options.llm_model, api_key_env=options.llm_key_env)
+        else:
+            raise X3DError(
+                f"pose style {options.style!r} is not a preset ({', '.join(sorted(PRESETS))}); to describe a style "
+                "in words, give an LLM endpoint (--llm-url and --llm-model) or a local model folder (--llm-local)"
+            )
+        traj = pose_from_llm(options.style, cues, backend, seed=seed, fallback_preset=options.fallback,
+                             mode=options.mode)
+    return traj.fit_length(num_frames)
+
+
+def apply_head_pose(sequence: FlameSequence, trajectory, reference: FlameParams) -> FlameSequence:
+    """Superimpose (or centre) ``trajectory`` on the sequence's predicted head rotation; jaw untouched."""
+    params = sequence.params.copy()
+    params[:, POSE] = trajectory.apply_to_pose(sequence.pose, reference=reference.pose[None, :3])
+    return FlameSequence(params, sequence.fps, sequence.cam,
+                         {**sequence.metadata, "head_pose_plugin": dict(trajectory.metadata)})
+
+
+def run_generate(
+    reference_source: Any,
+    audio_source: Any,
+    out: str | Path,
+    options: GenerateOptions = GenerateOptions(),
+    progress: StageProgress | None = None,
+    cancel: Callable[[], None] | None = None,
+) -> dict:
+    """Run the main job and write ``params.npz``, ``preview.mp4``, ``depth.mp4``, ``mesh.glb``, ``report.json``.
+
+    Args:
+        reference_source: portrait image (path or (H, W, 3) array), a parameter ``.npz`` or a dataset folder.
+        audio_source: speech/song file path, ComfyUI AUDIO dict or 16 kHz array.
+        out: output folder.
+        progress: ``progress(stage, done, total)`` for the stages reference, audio, generate, render.
+        cancel: called between steps; raise from it to abort.
+
+    Returns:
+        The report (also written to ``report.json``).
+    """
+    from .audio import extract_features, load_audio
+    from .flame import load_flame_model
+    from .model import generate_sequence, load_generator
+    from .render.files import RenderSettings, render_to_files
+
+    def report_progress(stage: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(stage, done, total))
+
+    out = Path(out)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    t0 = time.perf_counter()
+    reference, reference_info = reference_from_source(reference_source, options.backend, options.face_index)
+    timings["reference_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    generator = load_generator(options.checkpoint, device=options.device)
+    timings["load_generator_s"] = time.perf_counter() - t0
+    model_cfg = generator.config.model
+
+    t0 = time.perf_counter()
+    waveform = load_audio(audio_source)
+    features = extract_features(waveform, linguistic=model_cfg.linguistic_encoder, emotion=model_cfg.emotion_encoder,
+                                progress=report_progress("audio"), cancel=cancel)
+    timings["audio_s"] = time.perf_counter() - t0
+    num_frames = features.num_frames
+
+    flame = load_flame_model()
+    t0 = time.perf_counter()
+    per_frame_reference, emotion_info = emotion_reference(reference, num_frames, options.emotion, flame)
+    timings["emotion_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sequence = generate_sequence(
+        generator, reference, features, steps=options.steps, seed=options.seed, solver=options.solver,
+        smoothing=options.smoothing, reference_per_frame=per_frame_reference, progress=report_progress("generate"),
+        cancel=cancel,
+    )
+    timings["generate_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    trajectory = head_pose_trajectory(options.pose, features.amplitude, num_frames, options.seed)
+    if trajectory is not None:
+        sequence = apply_head_pose(sequence, trajectory, reference)
+    timings["head_pose_s"] = time.perf_counter() - t0
+
+    metadata = {
+        **sequence.metadata,
+        "code_version": __version__,
+        "checkpoint": generator.name,
+        "encoders": {"linguistic": model_cfg.linguistic_encoder, "emotion": model_cfg.emotion_encoder},
+        "steps": options.steps, "seed": options.seed, "solver": options.solver,
+        "reference": {**reference_info, "source": str(reference_source) if isinstance(reference_source, (str, Path))
+                      else type(reference_source).__name__},
+        "emotion": emotion_info,
+        "flame_model": flame.source,
+    }
+    sequence = FlameSequence(sequence.params, sequence.fps, sequence.cam, metadata)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [str(sequence.save(out / "params.npz"))]
+
+    render_settings = RenderSettings() if options.render == "default" else options.render
+    render_report = None
+    if render_settings is not None:
+        t0 = time.perf_counter()
+        render_report = render_to_files(
+            sequence, out, render_settings, audio=waveform, show_progress=progress is None,
+            progress=report_progress("render"), flame_model=flame,
+            should_stop=None if cancel is None else (lambda: bool(cancel())),
+            sources={"audio": str(audio_source) if isinstance(audio_source, (str, Path)) else None},
+        )
+        files += render_report["files"]
+        timings["render_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - started
+
+    report = {
+        "frames": num_frames,
+        "duration_s": num_frames / sequence.fps,
+        "fps": sequence.fps,
+        "timings": {k: round(v, 4) for k, v in timings.items()},
+        "generate_fps": num_frames / max(timings["generate_s"], 1e-9),
+        "end_to_end_fps": num_frames / max(timings["total_s"], 1e-9),
+        "assets": {"checkpoint": generator.name, "flame_model": flame.source,
+                   "flame_is_development_head": bool(flame.is_dev_model),
+                   "encoders": metadata["encoders"]},
+        "options": _jsonable(asdict(options)),
+        "reference": metadata["reference"],
+        "emotion": emotion_info,
+        "head_pose": None if trajectory is None else dict(trajectory.metadata),
+        "render": None if render_report is None else {k: render_report[k] for k in ("width", "height", "camera", "wan")},
+        "files": files,
+    }
+    with atomic_path(out / "report.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
