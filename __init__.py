@@ -9,7 +9,8 @@ WEB_DIRECTORY = "./web"
 
 
 async def comfy_entrypoint():
-    from .nodes import X3DTalkerExtension, register_model_folders
+    from .nodes import register_model_folders
+    from .nodes.extension import X3DTalkerExtension
 
     register_model_folders()
     return X3DTalkerExtension()

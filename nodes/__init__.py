@@ -1,8 +1,16 @@
 """ComfyUI nodes of 3DXTalker: thin V3 adapters over ``x3dtalker_core``.
 
-Each area module (``flame``, ``audio``, ...) exposes ``NODES``, a list of ``io.ComfyNode`` classes.
-An area whose optional dependencies are missing logs a warning and is skipped, so the rest of the
-pack still loads.
+Layout:
+
+* ``logic/``: what each node does, as plain functions of plain values (no ComfyUI import), so it
+  is tested without ComfyUI;
+* ``flame.py``, ``reference.py``, ``audio.py``, ``generate.py``, ``control.py``, ``render.py``:
+  one ``io.ComfyNode`` class per node; each area module exposes ``NODES``;
+* ``comfy_hooks.py``: progress bars, interruption and devices through ComfyUI;
+* ``extension.py``: the ``ComfyExtension`` that ComfyUI loads.
+
+Nothing here imports ComfyUI at import time; an area whose optional dependencies are missing logs
+a warning and is skipped, so the rest of the pack still loads.
 """
 
 from __future__ import annotations
@@ -11,11 +19,9 @@ import importlib
 import logging
 import os
 
-from comfy_api.latest import ComfyExtension, io
-
 log = logging.getLogger("3DXTalker")
 
-AREAS = ("flame",)
+AREAS = ("flame", "reference", "audio", "generate", "control", "render")
 
 MODEL_FOLDERS = {
     "flame": "FLAME model, masks and landmark embeddings",
@@ -39,8 +45,9 @@ def register_model_folders() -> None:
                 folder_paths.add_model_folder_path(key, extra)
 
 
-def collect_nodes() -> list[type[io.ComfyNode]]:
-    nodes: list[type[io.ComfyNode]] = []
+def collect_nodes() -> list:
+    """Every node class of every area that imports (``io.ComfyNode`` subclasses)."""
+    nodes: list = []
     for area in AREAS:
         try:
             module = importlib.import_module(f".{area}", __name__)
@@ -49,8 +56,3 @@ def collect_nodes() -> list[type[io.ComfyNode]]:
             continue
         nodes.extend(module.NODES)
     return nodes
-
-
-class X3DTalkerExtension(ComfyExtension):
-    async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return collect_nodes()

@@ -1,6 +1,6 @@
 """ComfyUI wiring, against a real ComfyUI checkout when one is available.
 
-Set ``COMFYUI_PATH`` to a ComfyUI source folder (with its requirements installed in the running
+Set ``COMFYUI_DIR`` (or ``COMFYUI_PATH``) to a ComfyUI source folder (with its requirements installed in the running
 Python) to run these; they are skipped otherwise, since ComfyUI is not a PyPI package.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-COMFY = os.environ.get("COMFYUI_PATH")
+COMFY = os.environ.get("COMFYUI_DIR") or os.environ.get("COMFYUI_PATH")
 
 pytestmark = pytest.mark.skipif(
-    not COMFY or not (Path(COMFY) / "comfy_api").is_dir(), reason="COMFYUI_PATH does not point at a ComfyUI checkout"
+    not COMFY or not (Path(COMFY) / "comfy_api").is_dir(), reason="COMFYUI_DIR (or COMFYUI_PATH) does not point at a ComfyUI checkout"
 )
 
 
@@ -68,9 +68,10 @@ def test_model_folders_registered(pack, node_list):
 def test_load_flame_model_executes(pack, node_list, monkeypatch):
     import folder_paths
 
-    models = os.environ.get("X3DTALKER_MODELS")
-    if not models:
-        pytest.skip("X3DTALKER_MODELS not set")
+    roots = [Path(p) for p in os.environ.get("X3DTALKER_MODELS", "").split(os.pathsep) if p]
+    models = next((r for r in roots if (r / "flame" / "flame_dev.npz").is_file()), None)
+    if models is None:
+        pytest.skip("X3DTALKER_MODELS has no flame/flame_dev.npz")
     folder_paths.add_model_folder_path("flame", str(Path(models) / "flame"))
     node = next(n for n in node_list if n.define_schema().node_id == "X3DTalker_LoadFlameModel")
     spec = node.GET_NODE_INFO_V1()["input"]["required"]["model_file"]

@@ -1,0 +1,181 @@
+"""Render, Wan 2.2 Fun-Control hand-off, export and preview nodes."""
+
+from __future__ import annotations
+
+import numpy as np
+from comfy_api.latest import io, ui
+
+from . import comfy_hooks as hooks
+from .logic import render as logic
+from .logic.audio import audio_dict
+from .logic.files import next_output_path
+from .types import CATEGORY, FlameModelType, FlameSequenceType
+
+_CAMERA_TIP = ("fitted: the photo's camera (falls back to static without one); static, orbit (slow swing), "
+               "dolly (moves in), pan (slides across).")
+
+
+def _output_dir() -> str:
+    import folder_paths
+
+    return folder_paths.get_output_directory()
+
+
+class Render(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="X3DTalker_Render",
+            display_name="Render FLAME Sequence",
+            category=f"{CATEGORY}/Render",
+            description="Depth (near = bright, one range per clip), shaded preview, normals and face mask as IMAGE "
+            "batches at the sequence's fps. Feed shaded + fps + audio to core Create Video -> Save Video.",
+            inputs=[
+                FlameSequenceType.Input("sequence", tooltip="From Generate (or Load FLAME Params)."),
+                FlameModelType.Input("flame_model", tooltip="From Load FLAME Model."),
+                io.Int.Input("width", default=512, min=16, max=4096, step=8, tooltip="Output width in pixels."),
+                io.Int.Input("height", default=512, min=16, max=4096, step=8, tooltip="Output height in pixels."),
+                io.Combo.Input("camera", options=list(logic.CAMERAS), default="fitted", tooltip=_CAMERA_TIP),
+                io.String.Input("background", default="#1a1a1a", optional=True,
+                                tooltip="Shaded preview background, '#rrggbb' (depth/normals stay black)."),
+                io.Boolean.Input("normals", default=False, optional=True,
+                                 tooltip="Also render camera-space normals (costs memory)."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="depth"),
+                io.Image.Output(display_name="shaded"),
+                io.Image.Output(display_name="normals"),
+                io.Mask.Output(display_name="mask"),
+                io.Float.Output(display_name="fps"),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, sequence, flame_model, width: int = 512, height: int = 512, camera: str = "fitted",
+                background: str = "#1a1a1a", normals: bool = False) -> io.NodeOutput:
+        clip = logic.render_clip(sequence, flame_model, width, height, camera, background or "#1a1a1a", normals,
+                                 progress=hooks.progress_callback(sequence.num_frames), cancel=hooks.check_interrupt)
+        return io.NodeOutput(clip.depth, clip.shaded, clip.normals, clip.mask, clip.fps)
+
+
+class WanControlVideo(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="X3DTalker_WanControlVideo",
+            display_name="FLAME to Wan 2.2 Fun-Control Video",
+            category=f"{CATEGORY}/Render",
+            description="Depth control video for core Wan22FunControlToVideo: the model's fps (14B: 16, 5B: 24), "
+            "4n+1 frames, size snapped to its multiple, audio cut to the same duration for Create Video.",
+            inputs=[
+                FlameSequenceType.Input("sequence", tooltip="From Generate."),
+                FlameModelType.Input("flame_model", tooltip="From Load FLAME Model."),
+                io.Combo.Input("wan_model", options=list(logic.WAN_MODELS), default="14b",
+                               tooltip="14b: 16 fps, multiples of 16 (template 640x640x81). "
+                               "5b: 24 fps, multiples of 32 (template 704x704x121)."),
+                io.Int.Input("width", default=640, min=32, max=2048, step=16, tooltip="Control video width."),
+                io.Int.Input("height", default=640, min=32, max=2048, step=16, tooltip="Control video height."),
+                io.Int.Input("length", default=81, min=1, max=4097, step=4,
+                             tooltip="At least this many frames (the 'length' of Wan22FunControlToVideo); the "
+                             "motion is padded by holding the last pose."),
+                io.Combo.Input("camera", options=list(logic.CAMERAS), default="fitted", tooltip=_CAMERA_TIP),
+                io.Audio.Input("audio", optional=True, tooltip="Driving audio, cut to the control video's duration."),
+                io.Boolean.Input("trim", default=False, optional=True,
+                                 tooltip="Trim to 4n+1 frames instead of padding (ignores length)."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="control_video"),
+                io.Image.Output(display_name="shaded"),
+                io.Mask.Output(display_name="mask"),
+                io.Audio.Output(display_name="audio"),
+                io.Float.Output(display_name="fps"),
+                io.Int.Output(display_name="length"),
+                io.Int.Output(display_name="width"),
+                io.Int.Output(display_name="height"),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, sequence, flame_model, wan_model: str = "14b", width: int = 640, height: int = 640,
+                length: int = 81, camera: str = "fitted", audio=None, trim: bool = False) -> io.NodeOutput:
+        clip = logic.render_for_wan(sequence, flame_model, wan_model, width, height, length, camera, audio, trim,
+                                    progress=hooks.progress_callback(), cancel=hooks.check_interrupt)
+        silent = audio_dict(np.zeros(round(clip.num_frames / clip.fps * 16000), np.float32))
+        text = (f"{clip.num_frames} frames at {clip.fps:g} fps ({clip.motion_frames} with motion), "
+                f"{clip.width}x{clip.height}")
+        return io.NodeOutput(clip.depth, clip.shaded, clip.mask, clip.audio or silent, clip.fps, clip.num_frames,
+                             clip.width, clip.height, ui=ui.PreviewText(text))
+
+
+class ExportGLB(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="X3DTalker_ExportGLB",
+            display_name="Export Animated GLB",
+            category=f"{CATEGORY}/Export",
+            description="Writes the animation as a GLB with morph targets into the output folder. Connect "
+            "'model_file' to core Preview 3D (Animation) to play it inside ComfyUI.",
+            inputs=[
+                FlameSequenceType.Input("sequence", tooltip="From Generate (or Load FLAME Params)."),
+                FlameModelType.Input("flame_model", tooltip="From Load FLAME Model."),
+                io.String.Input("filename_prefix", default="3dxtalker/talking_head",
+                                tooltip="Output sub-folder and file name start."),
+            ],
+            outputs=[io.String.Output(display_name="model_file")],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, sequence, flame_model, filename_prefix: str = "3dxtalker/talking_head") -> io.NodeOutput:
+        path, rel = next_output_path(_output_dir(), filename_prefix, ".glb")
+        logic.export_glb_file(sequence, flame_model, path)
+        sub, _, name = rel.rpartition("/")
+        return io.NodeOutput(rel, ui={"text": [rel], "files": [{"filename": name, "subfolder": sub, "type": "output"}]})
+
+
+class SaveParams(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="X3DTalker_SaveParams",
+            display_name="Save FLAME Params",
+            category=f"{CATEGORY}/Export",
+            description="Writes the sequence as .npz (T x 284 + cam + fps + metadata) into the output folder.",
+            inputs=[
+                FlameSequenceType.Input("sequence", tooltip="From Generate."),
+                io.String.Input("filename_prefix", default="3dxtalker/params",
+                                tooltip="Output sub-folder and file name start."),
+            ],
+            outputs=[io.String.Output(display_name="path")],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, sequence, filename_prefix: str = "3dxtalker/params") -> io.NodeOutput:
+        path, rel = next_output_path(_output_dir(), filename_prefix, ".npz")
+        logic.save_params_file(sequence, path)
+        sub, _, name = rel.rpartition("/")
+        return io.NodeOutput(str(path), ui={"text": [rel], "files": [{"filename": name, "subfolder": sub,
+                                                                       "type": "output"}]})
+
+
+class MotionCurves(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="X3DTalker_MotionCurves",
+            display_name="Preview Motion Curves",
+            category=f"{CATEGORY}/Preview",
+            description="Shows jaw opening and head pitch/yaw/roll over time in the node (interactive curve view).",
+            inputs=[FlameSequenceType.Input("sequence", tooltip="From Generate (or Load FLAME Params).")],
+            outputs=[],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, sequence) -> io.NodeOutput:
+        return io.NodeOutput(ui={"x3d_curves": [logic.motion_curves(sequence)]})
+
+
+NODES = [Render, WanControlVideo, ExportGLB, SaveParams, MotionCurves]

@@ -1,0 +1,230 @@
+"""Node execute logic as plain functions (no ComfyUI): every node's work on tiny models and real files.
+
+Everything comes from the pack's own namespace (``x3dtalker_pack.x3dtalker_core``) so the objects the
+functions exchange are the classes they check against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pack_loader import pack_module
+
+core = pack_module("x3dtalker_core")
+flame = pack_module("x3dtalker_core.flame")
+params_mod = pack_module("x3dtalker_core.params")
+model_mod = pack_module("x3dtalker_core.model")
+audio_logic = pack_module("nodes.logic.audio")
+gen_logic = pack_module("nodes.logic.generate")
+ctl_logic = pack_module("nodes.logic.control")
+ren_logic = pack_module("nodes.logic.render")
+ref_logic = pack_module("nodes.logic.reference")
+files = pack_module("nodes.logic.files")
+X3DError = pack_module("x3dtalker_core.errors").X3DError
+
+
+def _have_flame() -> bool:
+    return core.assets.try_find_asset("flame_model") is not None
+
+
+@pytest.fixture(scope="module")
+def dev_model():
+    if not _have_flame():
+        pytest.skip("X3DTALKER_MODELS does not point at a folder with flame/")
+    return flame.load_flame_model()
+
+
+@pytest.fixture(scope="module")
+def speech():
+    """2 s of a voiced, syllable-modulated tone as a ComfyUI AUDIO dict at 22.05 kHz."""
+    sr = 22050
+    t = np.arange(int(2.0 * sr)) / sr
+    wave = 0.4 * np.sin(2 * np.pi * 140 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) ** 2
+    return {"waveform": torch.from_numpy(wave.astype(np.float32)).reshape(1, 1, -1), "sample_rate": sr}
+
+
+@pytest.fixture(scope="module")
+def features(speech):
+    calls = []
+    feats = audio_logic.encode_audio(speech, "mel", "prosody", progress=lambda d, t: calls.append((d, t)))
+    assert calls and calls[-1][0] == calls[-1][1]
+    return feats
+
+
+@pytest.fixture(scope="module")
+def generator(features):
+    cfg = model_mod.GeneratorConfig(
+        model=model_mod.ModelConfig(hidden=32, heads=2, backbone_blocks=1, identity_blocks=1, pose_blocks=1,
+                                    expression_blocks=1, ff_mult=2, timestep_dim=16,
+                                    linguistic_dim=features.linguistic_dim, emotion_dim=features.emotion_dim),
+        window=32)
+    torch.manual_seed(0)
+    return model_mod.build_generator(cfg)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    rng = np.random.default_rng(1)
+    return params_mod.FlameParams(shape=rng.normal(size=100) * 0.5, exp=rng.normal(size=50) * 0.3,
+                                  pose=np.zeros(6), detail=np.zeros(128), cam=np.array([9.0, 0.0, 0.01]))
+
+
+def test_audio_features_match_clip_length(features):
+    assert features.num_frames == 50 and features.linguistic_encoder == "mel"
+    with pytest.raises(X3DError, match="AUDIO"):
+        audio_logic.encode_audio("not an audio dict")
+
+
+def test_audio_dict_roundtrip():
+    d = audio_logic.audio_dict(np.linspace(-1, 1, 1600, dtype=np.float32))
+    assert d["waveform"].shape == (1, 1, 1600) and d["sample_rate"] == 16000
+    assert np.allclose(audio_logic.mono_16k(d), np.linspace(-1, 1, 1600), atol=1e-6)
+
+
+def test_generate_is_seeded_and_controls_apply(generator, reference, features, dev_model):
+    steps = []
+    a = gen_logic.generate_motion(generator, reference, features, steps=2, seed=3,
+                                  progress=lambda d, t: steps.append((d, t)))
+    b = gen_logic.generate_motion(generator, reference, features, steps=2, seed=3)
+    c = gen_logic.generate_motion(generator, reference, features, steps=2, seed=4)
+    assert a.params.shape == (50, 284) and np.array_equal(a.params, b.params) and not np.array_equal(a.params, c.params)
+    assert steps[-1][0] == steps[-1][1]
+    assert a.cam is not None and np.allclose(a.cam[0], reference.cam)
+
+    templates = ctl_logic.emotion_templates(dev_model)
+    happy = ctl_logic.emotion_constant("happy", 1.0, templates)
+    e = gen_logic.generate_motion(generator, reference, features, steps=2, seed=3, emotion=happy)
+    # The emotion moves the expression, and the delta is the template blend (the model adds the same deltas).
+    moved = e.exp - a.exp
+    expected = ctl_logic.emotion_templates(dev_model).get("happy") - reference.exp
+    assert np.corrcoef(moved.mean(0), expected)[0, 1] > 0.9
+    assert e.metadata["emotion_control"]["keyframes"][0][1] == "happy"
+
+    pose = ctl_logic.pose_from_preset("rhythmic_nods", features, seed=1, strength=1.5)
+    p = gen_logic.generate_motion(generator, reference, features, steps=2, seed=3, head_pose=pose)
+    assert np.array_equal(p.jaw_pose, a.jaw_pose) and not np.allclose(p.head_pose, a.head_pose)
+    assert p.metadata["head_pose"]["preset"] == "rhythmic_nods"
+
+    with pytest.raises(X3DError, match="odd"):
+        gen_logic.generate_motion(generator, reference, features, steps=1, smooth_window=6)
+
+
+def test_generate_cancel_stops(generator, reference, features):
+    class Stop(Exception):
+        pass
+
+    def cancel():
+        raise Stop
+
+    with pytest.raises(Stop):
+        gen_logic.generate_motion(generator, reference, features, steps=2, cancel=cancel)
+
+
+def test_emotion_keyframes_and_errors(dev_model):
+    templates = ctl_logic.emotion_templates(dev_model)
+    keys = ctl_logic.emotion_keyframes("0:neutral:0, 1:happy:1.5; 2:sad", templates, transition_s=0.5)
+    assert [k.emotion for k in keys.keyframes] == ["neutral", "happy", "sad"]
+    with pytest.raises(X3DError):
+        ctl_logic.emotion_keyframes("1:happy, 0:sad", templates)
+    assert set(ctl_logic.EMOTION_NAMES) <= set(templates.names)
+
+
+def test_pose_preset_without_audio_and_plot():
+    traj = ctl_logic.pose_from_preset("gentle_sway", None, duration_s=2.0, seed=0)
+    assert traj.num_frames == 50
+    img = ctl_logic.pose_plot(traj, 320, 120)
+    assert img.shape == (1, 120, 320, 3) and 0.0 <= float(img.min()) and float(img.max()) <= 1.0
+    assert "frames" in ctl_logic.pose_summary(traj)
+    with pytest.raises(X3DError, match="preset"):
+        ctl_logic.pose_from_preset("moonwalk", None)
+
+
+def test_pose_llm_unreachable_falls_back():
+    # Port 9 (discard) on localhost: connection refused at once; the node falls back to the preset.
+    traj = ctl_logic.pose_from_llm("calm anchor", "http://127.0.0.1:9/v1", "m", duration_s=1.0,
+                                   fallback_preset="calm", timeout_s=2.0)
+    assert traj.metadata.get("preset") == "calm" and "warning" in traj.metadata
+    with pytest.raises(X3DError):
+        ctl_logic.pose_from_llm("   ", "http://127.0.0.1:9/v1", "m")
+
+
+@pytest.fixture(scope="module")
+def sequence(generator, reference, features):
+    return gen_logic.generate_motion(generator, reference, features, steps=2, seed=0)
+
+
+def test_render_clip_and_wan(sequence, dev_model, speech):
+    frames = []
+    clip = ren_logic.render_clip(sequence, dev_model, 64, 48, "fitted", progress=lambda d, t: frames.append(d))
+    assert clip.depth.shape == (50, 48, 64, 3) and clip.mask.shape == (50, 48, 64) and clip.fps == 25.0
+    inside = clip.mask > 0.5
+    assert inside.float().mean() > 0.05 and float(clip.depth[..., 0][~inside].abs().max()) == 0.0
+    assert frames[-1] == 50
+    static = ren_logic.render_clip(sequence, dev_model, 32, 32, "static", normals=True)
+    assert float(static.normals.abs().sum()) > 0
+
+    wan = ren_logic.render_for_wan(sequence, dev_model, "14b", 70, 50, length=33, audio=speech)
+    assert wan.fps == 16.0 and wan.num_frames == 33 and (wan.width, wan.height) == (64, 48)
+    assert wan.audio["waveform"].shape[-1] == round(33 / 16 * 16000)
+    wan5 = ren_logic.render_for_wan(sequence, dev_model, "5b", 64, 64, length=1, trim=True)
+    assert wan5.fps == 24.0 and (wan5.num_frames - 1) % 4 == 0 and wan5.audio is None
+
+    def stop():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ren_logic.render_clip(sequence, dev_model, 32, 32, "static", cancel=stop)
+    with pytest.raises(X3DError, match="colour"):
+        ren_logic.parse_colour("blue")
+
+
+def test_exports_and_curves(sequence, dev_model, tmp_path):
+    path, rel = files.next_output_path(tmp_path, "3dxtalker/head", ".glb")
+    assert rel == "3dxtalker/head_00001_.glb"
+    ren_logic.export_glb_file(sequence, dev_model, path)
+    anim = pack_module("x3dtalker_core.render.export").read_glb_animation(path)
+    assert path.stat().st_size > 1000 and anim is not None
+    assert files.next_output_path(tmp_path, "3dxtalker/head", ".glb")[1] == "3dxtalker/head_00002_.glb"
+    with pytest.raises(X3DError):
+        files.next_output_path(tmp_path, "../escape", ".glb")
+
+    npz, _ = files.next_output_path(tmp_path, "p", ".npz")
+    ren_logic.save_params_file(sequence, npz)
+    ref, seq = ref_logic.load_params(str(npz), frame=3)
+    assert np.allclose(seq.params, sequence.params, atol=1e-6) and np.allclose(ref.to_vector(), sequence.params[3])
+
+    curves = ren_logic.motion_curves(sequence, max_points=20)
+    assert curves["frames"] == 50 and len(curves["time"]) == 20 == len(curves["series"]["jaw"])
+
+
+def test_file_fingerprint_changes_with_content(tmp_path):
+    f = tmp_path / "a.npz"
+    f.write_bytes(b"1")
+    one = files.file_fingerprint(f)
+    f.write_bytes(b"22")
+    assert files.file_fingerprint(f) != one and files.file_fingerprint(tmp_path / "nope").startswith("missing:")
+
+
+def test_first_image_and_reconstruct(dev_model):
+    img = torch.rand(2, 20, 30, 3)
+    assert ref_logic.first_image_uint8(img).shape == (20, 30, 3)
+    with pytest.raises(X3DError):
+        ref_logic.first_image_uint8(torch.rand(20, 30))
+    if core.assets.try_find_asset("mediapipe_face_mesh") is None:
+        pytest.skip("MediaPipe face models not installed")
+    from pack_loader import pack_module as pm
+
+    overlay = pm("x3dtalker_core.reconstruct.overlay")
+    masks = flame.load_masks()
+    with torch.no_grad():
+        v = dev_model(pose=torch.zeros(1, 6))[0].numpy()
+    photo = overlay.render_head(v, dev_model.faces.numpy(), np.array([4.5, 0, 0]), np.array([0, 0, 384.0]),
+                                384, 384, masks)
+    fit = ref_logic.image_to_flame(torch.from_numpy(photo / 255.0).float()[None], dev_model)
+    assert fit.overlay.shape == (1, 384, 384, 3) and fit.confidence > 0.3 and "landmarks" in fit.summary
+    assert fit.params.cam is not None and "landmark error" in fit.summary
+    blank = torch.full((1, 128, 128, 3), 0.5)
+    with pytest.raises(X3DError):
+        ref_logic.image_to_flame(blank, dev_model)
