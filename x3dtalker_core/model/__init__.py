@@ -9,12 +9,15 @@ Inference API::
 
 from .checkpoint import available_checkpoints, read_checkpoint_header, save_checkpoint
 from .config import PRESETS, FlowConfig, GeneratorConfig, ModelConfig, preset
-from .generate import Generator, build_generator, check_features, generate_sequence, load_generator
+from .generate import (
+    GenerationCancelled, Generator, build_generator, check_features, generate_sequence, load_generator,
+)
 from .network import FlowTransformer
 from .normalization import NormStats
 
 __all__ = [
-    "PRESETS", "FlowConfig", "FlowTransformer", "Generator", "GeneratorConfig", "ModelConfig", "NormStats",
+    "PRESETS", "FlowConfig", "FlowTransformer", "GenerationCancelled", "Generator", "GeneratorConfig", "ModelConfig",
+    "NormStats",
     "available_checkpoints", "build_generator", "check_features", "generate_sequence", "load_generator",
     "preset", "read_checkpoint_header", "save_checkpoint",
 ]

@@ -5,9 +5,10 @@ blocks, a learned per-block table added to its output; REFERENCE-NOTES §2.3) wi
 changes, all configurable or documented in ``model/network.py``:
 
 * adaLN-zero initialisation (SPEC §3) instead of random gates;
-* the cross-attention query is layer-normalised and both query and keys carry positions (the
-  authors fed the raw residual stream and no positions; with features that carry no position of
-  their own, such as log-mel, frame t could not find its audio frame);
+* the cross-attention query is layer-normalised, query and keys carry positions, and an optional
+  ALiBi-style distance bias makes heads local at several scales (the authors fed the raw residual
+  stream, no positions, no bias; with features that carry no position of their own, such as
+  log-mel, frame t could hardly find its audio frame);
 * positions are computed on the fly, so windows of any length work (the authors' table stopped at
   1000 frames = 40 s).
 """
@@ -36,6 +37,17 @@ def sinusoidal_embedding(positions: torch.Tensor, dim: int, max_period: float = 
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
+def distance_bias(num_queries: int, num_keys: int, heads: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(heads, T, S) additive attention bias -slope_h * |t - s| (ALiBi-style), slopes 1, 2^(-8/H), ...
+
+    Used on cross-attention to frame-aligned audio features: the steepest head looks at its own
+    frame, the flattest at the whole window, so aligning frames to audio needs no learning.
+    """
+    slopes = torch.pow(2.0, -8.0 * torch.arange(heads, device=device, dtype=torch.float32) / heads)
+    dist = (torch.arange(num_queries, device=device)[:, None] - torch.arange(num_keys, device=device)[None]).abs()
+    return (-slopes[:, None, None] * dist[None].float()).to(dtype)
+
+
 def frame_positions(num_frames: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """(T, dim) sinusoidal positional encoding of frames 0..T-1."""
     return sinusoidal_embedding(torch.arange(num_frames, device=device), dim).to(dtype)
@@ -55,8 +67,9 @@ class Attention(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                key: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, D) queries; context (B, S, Dc) values (default x); key (B, S, Dc) keys (default context)."""
+                key: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, D) queries; context (B, S, Dc) values (default x); key (B, S, Dc) keys (default context);
+        bias (H, T, S) additive attention bias or None."""
         context = x if context is None else context
         key = context if key is None else key
         b, t, d = x.shape
@@ -65,7 +78,8 @@ class Attention(nn.Module):
         def split(z: torch.Tensor) -> torch.Tensor:
             return z.view(b, z.shape[1], h, d // h).transpose(1, 2)
 
-        out = F.scaled_dot_product_attention(split(self.to_q(x)), split(self.to_k(key)), split(self.to_v(context)))
+        out = F.scaled_dot_product_attention(split(self.to_q(x)), split(self.to_k(key)), split(self.to_v(context)),
+                                             attn_mask=bias)
         return self.dropout(self.to_out(out.transpose(1, 2).reshape(b, t, d)))
 
 
@@ -109,15 +123,17 @@ class DiTBlock(nn.Module):
         self.modulation = nn.Parameter(table)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, pos: torch.Tensor,
-                context: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, D); cond (B, 6, D) timestep modulation; pos (T, D); context (B, T, D) or None."""
+                context: torch.Tensor | None = None, context_bias: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, D); cond (B, 6, D) timestep modulation; pos (T, D); context (B, T, D) or None;
+        context_bias (H, T, T) cross-attention bias or None."""
         shift1, scale1, gate1, shift2, scale2, gate2 = (self.modulation[None] + cond).unsqueeze(2).unbind(1)
         h = self.norm1(x) * (1 + scale1) + shift1 + pos
         x = x + gate1 * self.self_attn(h)
         if self.cross:
             if context is None:
                 raise ValueError("this block cross-attends and needs a context")
-            x = x + self.cross_attn(self.norm_cross(x) + pos, context=context, key=context + pos[: context.shape[1]])
+            x = x + self.cross_attn(self.norm_cross(x) + pos, context=context, key=context + pos[: context.shape[1]],
+                                    bias=context_bias)
         h = self.norm2(x) * (1 + scale2) + shift2
         return x + gate2 * self.ff(h)
 

@@ -30,6 +30,10 @@ class ModelConfig:
             regression output; default 0).
         adaln_zero: zero-initialise the timestep modulation and output layers so every block starts as
             the identity (SPEC §3: adaLN-zero; the authors' PixArt blocks started from random gates).
+        velocity_skip: add a per-channel, timestep-dependent linear skip from x_t to the velocity
+            (our addition; lets narrow models invert the 284-channel noise; False = authors' layout).
+        cross_attention_bias: ALiBi-style distance bias on cross-attention to the frame-aligned audio
+            features (our addition; False = authors' unbiased cross-attention).
         timestep_dim: sinusoidal width of the timestep embedding before its MLP.
         amplitude_kernel: kernel of the three dilated temporal convolutions that embed the amplitude
             (dilations 1, 2, 4).
@@ -47,12 +51,14 @@ class ModelConfig:
     dropout: float = 0.1
     output_dropout: float = 0.0
     adaln_zero: bool = True
+    velocity_skip: bool = True
+    cross_attention_bias: bool = True
     timestep_dim: int = 256
     amplitude_kernel: int = 3
     linguistic_encoder: str = "mel"
-    linguistic_dim: int = 80
+    linguistic_dim: int = 320
     emotion_encoder: str = "prosody"
-    emotion_dim: int = 12
+    emotion_dim: int = 10
 
     def __post_init__(self) -> None:
         if self.hidden % self.heads:

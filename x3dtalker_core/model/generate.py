@@ -36,6 +36,10 @@ from .windows import CrossFade, plan_windows, window_weights
 SOLVERS = ("euler", "heun")
 
 
+class GenerationCancelled(X3DError):
+    """Raised when the ``cancel`` callback of :func:`generate_sequence` returns True."""
+
+
 @dataclass
 class Generator:
     """A loaded generator: network (eval mode, on its device/dtype), config and checkpoint facts.
@@ -88,9 +92,11 @@ def load_generator(path_or_name: str | os.PathLike | None = None, device: str | 
     path = resolve_checkpoint(path_or_name)
     network, config, info = load_network(path)
     if isinstance(dtype, str):
-        if dtype not in ("float32", "bfloat16", "float16", "fp32", "bf16", "fp16"):
+        names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+                 "float16": torch.float16, "fp16": torch.float16}
+        if dtype not in names:
             raise X3DError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype, getattr(torch, dtype))
+        dtype = names[dtype]
     generator = Generator(network, config, info, str(path))
     return generator.to(torch.device(device) if device is not None else default_device(), dtype or torch.float32)
 
@@ -154,7 +160,8 @@ def generate_sequence(
             (superimposed, paper §3.3; never replaces it).
         progress: called as ``progress(done, total)`` after every ODE step of every window batch;
             ``total = steps * windows``.
-        cancel: called before every ODE step; raise from it to abort.
+        cancel: called before every ODE step; it aborts by raising its own exception or by
+            returning True (then :class:`GenerationCancelled` is raised).
         overlap: frames shared by consecutive windows (default: a fifth of the window).
         window_batch: windows sampled together in one batch.
     Returns:
@@ -180,7 +187,7 @@ def generate_sequence(
     plan = plan_windows(t_total, window, overlap)
     weights = window_weights(plan)
 
-    network, device, dtype = generator.network, generator.device, generator.dtype
+    network, device = generator.network, generator.device
     network.eval()
     amplitude = normalize_amplitude(features.amplitude)
     noise_gen = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -203,8 +210,8 @@ def generate_sequence(
         x = stack(x0_clip).float()
         dt = 1.0 / steps
         for i in range(steps):
-            if cancel is not None:
-                cancel()
+            if cancel is not None and cancel():
+                raise GenerationCancelled("generation cancelled")
             k = torch.full((len(batch),), i * dt * scale, device=device)
             v = network.velocity(x, k, cond).float()
             if solver == "heun":

@@ -19,6 +19,10 @@ Where this follows the authors' code (REFERENCE-NOTES §2) and where it departs:
   delta target, output order;
 * paper, not code: identity head depth 2 (configurable; code 1), amplitude enters as one value per
   frame (code: 640 raw envelope samples as conv channels);
+* addition: a per-channel linear skip ``v += g(t) * x_t`` (``velocity_skip``; see ``__init__``),
+  so models narrower than 284 channels can still invert the noise;
+* addition: a multi-scale distance bias on cross-attention (``cross_attention_bias``), because the
+  audio features are frame-aligned with the motion;
 * fixes: adaLN-zero init (SPEC), no dropout on the output velocity (configurable), reference input
   normalised by absolute-frame statistics, normalised + positioned cross-attention, unbounded
   positions, frozen audio encoders run once per clip *outside* the network (features are inputs),
@@ -34,7 +38,10 @@ import torch
 from torch import nn
 
 from ..params import N_DETAIL, N_EXP, N_POSE, N_SHAPE, PARAM_DIM
-from .blocks import AmplitudeEncoder, DiTBlock, FeatureProjection, OutputHead, TimestepEmbedding, frame_positions
+from .blocks import (
+    AmplitudeEncoder, DiTBlock, FeatureProjection, OutputHead, TimestepEmbedding, distance_bias, frame_positions,
+    sinusoidal_embedding,
+)
 from .config import ModelConfig
 from .normalization import Normalizer
 
@@ -66,7 +73,8 @@ class FlowTransformer(nn.Module):
         zero = config.adaln_zero
 
         def blocks(n: int, cross: bool) -> nn.ModuleList:
-            return nn.ModuleList(DiTBlock(d, config.heads, config.ff_mult, config.dropout, cross, zero) for _ in range(n))
+            return nn.ModuleList(
+                DiTBlock(d, config.heads, config.ff_mult, config.dropout, cross, zero) for _ in range(n))
 
         self.normalizer = Normalizer()
         self.input_proj = nn.Linear(PARAM_DIM, d)
@@ -83,6 +91,14 @@ class FlowTransformer(nn.Module):
         self.identity_out = OutputHead(d, N_SHAPE + N_DETAIL, config.output_dropout, zero)
         self.pose_out = OutputHead(d, N_POSE, config.output_dropout, zero)
         self.expression_out = OutputHead(d, N_EXP, config.output_dropout, zero)
+        if config.velocity_skip:
+            # Per-channel gain on x_t as a function of t only (zero at init). The velocity needs
+            # x_0 = (x_t - t x_1) / (1 - t) for all 284 channels; carrying 284 independent noise
+            # channels through a narrower token width is what a small model cannot do.
+            self.skip_gain = nn.Sequential(nn.Linear(config.timestep_dim, 4 * config.timestep_dim), nn.SiLU(),
+                                           nn.Linear(4 * config.timestep_dim, PARAM_DIM))
+            nn.init.zeros_(self.skip_gain[2].weight)
+            nn.init.zeros_(self.skip_gain[2].bias)
 
     # ---------------------------------------------------------------------------------------
     def encode_conditions(self, reference: torch.Tensor, linguistic: torch.Tensor,
@@ -117,20 +133,26 @@ class FlowTransformer(nn.Module):
         dtype = self.input_proj.weight.dtype
         h = self.input_norm(self.input_proj(x_t.to(dtype)) + cond.reference)
         c = self.timestep(k, dtype)
-        pos = frame_positions(x_t.shape[1], self.config.hidden, x_t.device, dtype)
+        t = x_t.shape[1]
+        pos = frame_positions(t, self.config.hidden, x_t.device, dtype)
+        bias = distance_bias(t, t, self.config.heads, x_t.device, dtype) if self.config.cross_attention_bias else None
         for block in self.backbone:
-            h = block(h, c, pos, cond.linguistic)
+            h = block(h, c, pos, cond.linguistic, bias)
         ident, pose, expr = h, h, h
         for block in self.identity_head:
             ident = block(ident, c, pos)
         for block in self.pose_head:
-            pose = block(pose, c, pos, cond.amplitude)
+            pose = block(pose, c, pos, cond.amplitude, bias)
         for block in self.expression_head:
-            expr = block(expr, c, pos, cond.emotion)
+            expr = block(expr, c, pos, cond.emotion, bias)
         shape_detail = self.identity_out(ident)
-        return torch.cat([
+        v = torch.cat([
             shape_detail[..., :N_SHAPE], self.expression_out(expr), self.pose_out(pose), shape_detail[..., N_SHAPE:],
         ], dim=-1)
+        if self.config.velocity_skip:
+            gain = self.skip_gain(sinusoidal_embedding(k, self.config.timestep_dim).to(dtype))
+            v = v + gain[:, None, :] * x_t.to(dtype)
+        return v
 
     def forward(self, x_t: torch.Tensor, k: torch.Tensor, reference: torch.Tensor, linguistic: torch.Tensor,
                 amplitude: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:

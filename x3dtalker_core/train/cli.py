@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--precompute", action="store_true", help="only precompute audio features, then exit")
     p.add_argument("--overwrite-features", action="store_true", help="recompute cached features")
     p.add_argument("--resume", help="'latest' or a checkpoints/step_* folder")
+    p.add_argument("--stop-at", type=int, help="end this session after this step (resumable), keeping the schedule")
     p.add_argument("--max-steps", type=int, help="override train.max_steps")
     p.add_argument("--batch-size", type=int, help="override train.batch_size")
     p.add_argument("--precision", choices=["no", "bf16", "fp16"], help="override train.precision")
@@ -57,7 +58,7 @@ def handler(args: argparse.Namespace) -> int:
     from .trainer import train
 
     result = train(config, args.data, args.out, features_dir=args.features, resume=args.resume,
-                   show_progress=not args.no_progress)
-    if result.checkpoint is not None:
+                   stop_at=args.stop_at, show_progress=not args.no_progress)
+    if result.checkpoint is not None and result.is_main:
         print(f"trained {result.steps} steps; checkpoint: {result.checkpoint}")
     return 0

@@ -118,11 +118,19 @@ def write_clip_cache(entry: ClipEntry, params: np.ndarray, features: AudioFeatur
 
 
 def default_extractor() -> FeatureExtractor:
-    try:
-        from ..audio import extract_features
-    except ImportError as exc:
-        raise X3DError(f"audio feature extraction is not available in this installation ({exc})") from None
-    return extract_features
+    """The audio package's ``extract_features`` with each encoder loaded once for all clips."""
+    from ..audio import extract_features, load_encoder
+
+    loaded: dict[tuple[str, str], object] = {}
+
+    def extract(audio_path, linguistic: str, emotion: str) -> AudioFeatures:
+        for name, role in ((linguistic, "linguistic"), (emotion, "emotion")):
+            if (name, role) not in loaded:
+                loaded[(name, role)] = load_encoder(name, role)
+        return extract_features(audio_path, linguistic=loaded[(linguistic, "linguistic")],
+                                emotion=loaded[(emotion, "emotion")])
+
+    return extract
 
 
 def precompute_features(entries: list[ClipEntry], linguistic: str, emotion: str,
@@ -221,11 +229,12 @@ class CropDataset(Dataset):
 
 
 class EpochBatchSampler:
-    """Per-process batches of (epoch, index) keys for a deterministic, resumable, sharded epoch order.
+    """Endless per-process batches of (epoch, index) keys: deterministic, resumable, sharded.
 
     Each epoch is a permutation seeded by (seed, epoch), tiled when the dataset is smaller than a
     global batch; process ``rank`` of ``world`` takes every ``world``-th batch slot. Iteration
-    starts at (epoch, batch) set by :meth:`set_position` and runs to the end of that epoch.
+    starts at (epoch, batch) set by :meth:`set_position` and continues through the following
+    epochs, so one DataLoader (and its workers) serves the whole run.
     """
 
     def __init__(self, num_items: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
@@ -238,16 +247,20 @@ class EpochBatchSampler:
     def set_position(self, epoch: int, start_batch: int) -> None:
         self.epoch, self.start = epoch, start_batch
 
-    def __len__(self) -> int:
-        return self.steps_per_epoch - self.start
-
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
+    def epoch_batches(self, epoch: int, start: int = 0) -> Iterator[list[tuple[int, int]]]:
+        """The batches of one epoch for this process, from batch ``start``."""
+        rng = np.random.default_rng([self.seed, epoch])
         need = self.steps_per_epoch * self.batch_size * self.world
         order = np.concatenate([rng.permutation(self.num_items) for _ in range(math.ceil(need / self.num_items))])
-        for j in range(self.start, self.steps_per_epoch):
+        for j in range(start, self.steps_per_epoch):
             slot = (j * self.world + self.rank) * self.batch_size
-            yield [(self.epoch, int(i)) for i in order[slot:slot + self.batch_size]]
+            yield [(epoch, int(i)) for i in order[slot:slot + self.batch_size]]
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        epoch, start = self.epoch, self.start
+        while True:
+            yield from self.epoch_batches(epoch, start)
+            epoch, start = epoch + 1, 0
 
 
 def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -58,6 +58,7 @@ class TrainResult:
     checkpoint: Path | None
     losses: list[tuple[int, float]] = field(default_factory=list)
     eval_losses: list[tuple[int, float]] = field(default_factory=list)
+    is_main: bool = True
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -82,16 +83,23 @@ def _to_batch(batch: dict[str, torch.Tensor], device: torch.device) -> FlowBatch
 
 
 def train(config: RunConfig, data: list[str | Path], out: str | Path, *, features_dir: str | Path | None = None,
-          resume: str | None = None, extractor: FeatureExtractor | None = None,
+          resume: str | None = None, extractor: FeatureExtractor | None = None, stop_at: int | None = None,
           show_progress: bool = True) -> TrainResult:
-    """Train (or resume) a generator on sequence folders under ``data``; see the module docstring."""
+    """Train (or resume) a generator on sequence folders under ``data``; see the module docstring.
+
+    Args:
+        stop_at: end this session after this optimiser step (saving a resumable checkpoint) while
+            keeping the schedule of ``train.max_steps``: for time-limited jobs; continue with ``resume``.
+    """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm import tqdm
 
     out = Path(out)
     tc = config.train
-    accelerator = Accelerator(mixed_precision=tc.precision)
+    # Without CUDA, tell accelerate so: several processes (torchrun / `accelerate launch --multi_gpu`)
+    # then form a gloo process group on the CPU instead of silently running as independent copies.
+    accelerator = Accelerator(mixed_precision=tc.precision, cpu=not torch.cuda.is_available())
     main = accelerator.is_main_process
     set_seed(tc.seed)
 
@@ -146,7 +154,7 @@ def train(config: RunConfig, data: list[str | Path], out: str | Path, *, feature
     # -- model, optimiser, schedule ------------------------------------------------------------------
     network = FlowTransformer(model_cfg)
     network.normalizer.set_stats(stats)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, eps=1e-8)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, eps=1e-8, foreach=True)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=tc.lr, total_steps=tc.max_steps, pct_start=tc.pct_start, div_factor=tc.div_factor,
         final_div_factor=tc.final_div_factor)
@@ -166,8 +174,11 @@ def train(config: RunConfig, data: list[str | Path], out: str | Path, *, feature
     dataset = CropDataset(clips, window, tc.repeats, tc.seed)
     sampler = EpochBatchSampler(len(dataset), tc.batch_size, tc.seed, accelerator.process_index,
                                 accelerator.num_processes)
+    # Own generator: creating the iterator must not draw from the global RNG (dropout uses it), or a
+    # resumed run (iterator created after load_state) would diverge from an uninterrupted one.
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
-                                         num_workers=tc.num_workers, pin_memory=accelerator.device.type == "cuda")
+                                         num_workers=tc.num_workers, pin_memory=accelerator.device.type == "cuda",
+                                         generator=torch.Generator().manual_seed(tc.seed))
     eval_set = _eval_batches(CropDataset(val_clips or clips, window, None, tc.seed + 1), tc)
 
     summary = {
@@ -179,7 +190,7 @@ def train(config: RunConfig, data: list[str | Path], out: str | Path, *, feature
         summary["datasets"][c.entry.dataset] = summary["datasets"].get(c.entry.dataset, 0) + 1
     summary["hours"] = round(summary["frames"] / 25 / 3600, 4)
 
-    result = TrainResult(steps=step, checkpoint=None)
+    result = TrainResult(steps=step, checkpoint=None, is_main=main)
     log_file = out / "log.csv"
     if main and (not log_file.is_file() or not resume):
         with open(log_file, "w", newline="") as fh:
@@ -190,47 +201,49 @@ def train(config: RunConfig, data: list[str | Path], out: str | Path, *, feature
     bar = tqdm(total=tc.max_steps, initial=step, desc="train", unit="step", disable=not (main and show_progress))
     model.train()
     last_saved = step if resume else -1
-    while step < tc.max_steps:
-        epoch, start = divmod(step, sampler.steps_per_epoch)
-        sampler.set_position(epoch, start)
-        for raw in loader:
-            batch = _to_batch(raw, accelerator.device)
-            gen = torch.Generator(device=accelerator.device).manual_seed(step_seed(tc.seed, step, accelerator.process_index))
-            with accelerator.autocast():
-                loss, parts = flow_matching_loss(model, unwrapped.normalizer, batch, gen_cfg.flow, gen)
-            accelerator.backward(loss)
-            grad_norm = accelerator.clip_grad_norm_(model.parameters(), tc.grad_clip) if tc.grad_clip > 0 else None
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            bar.update(1)
-            row = None
-            if step % tc.log_every == 0 or step == tc.max_steps:
-                mean_loss = float(accelerator.reduce(loss.detach().float(), reduction="mean"))
-                row = {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0], "loss": mean_loss,
-                       "grad_norm": float(grad_norm) if grad_norm is not None else "", **parts,
-                       "eval_loss": "", "seconds": round(time.time() - t_start, 2)}
-                result.losses.append((step, mean_loss))
-                bar.set_postfix(loss=f"{mean_loss:.4f}")
-            if tc.eval_every and (step % tc.eval_every == 0 or step == tc.max_steps) and main:
-                ev = _evaluate(unwrapped, eval_set, gen_cfg.flow, accelerator, tc.seed)
-                result.eval_losses.append((step, ev))
-                row = row or {"step": step, "epoch": epoch, "lr": scheduler.get_last_lr()[0], "loss": "",
-                              "grad_norm": "", "seconds": round(time.time() - t_start, 2)}
-                row["eval_loss"] = ev
-            if main and row is not None:
-                with open(log_file, "a", newline="") as fh:
-                    csv.DictWriter(fh, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
-                if tb is not None:
-                    for k in ("loss", "eval_loss", "lr", "grad_norm"):
-                        if row.get(k, "") != "":
-                            tb.add_scalar(k, float(row[k]), step)
-            if (tc.save_every and step % tc.save_every == 0) or step == tc.max_steps:
-                result.checkpoint = _save(accelerator, unwrapped, gen_cfg, out, step, {**summary, "steps": step}, tc)
-                last_saved = step
-            if step >= tc.max_steps:
-                break
+    end = tc.max_steps if stop_at is None else min(tc.max_steps, int(stop_at))
+    sampler.set_position(*divmod(step, sampler.steps_per_epoch))
+    batches = iter(loader)
+    while step < end:
+        # one optimiser step per iteration; the sampler runs through the epochs by itself
+        raw = next(batches)
+        epoch = step // sampler.steps_per_epoch
+        batch = _to_batch(raw, accelerator.device)
+        gen = torch.Generator(device=accelerator.device).manual_seed(step_seed(tc.seed, step, accelerator.process_index))
+        with accelerator.autocast():
+            loss, parts = flow_matching_loss(model, unwrapped.normalizer, batch, gen_cfg.flow, gen)
+        accelerator.backward(loss)
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), tc.grad_clip) if tc.grad_clip > 0 else None
+        lr = scheduler.get_last_lr()[0]  # the rate this step used
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        bar.update(1)
+        row = None
+        if step % tc.log_every == 0 or step == tc.max_steps:
+            mean_loss = float(accelerator.reduce(loss.detach().float(), reduction="mean"))
+            row = {"step": step, "epoch": epoch, "lr": lr, "loss": mean_loss,
+                   "grad_norm": float(grad_norm) if grad_norm is not None else "", **parts,
+                   "eval_loss": "", "seconds": round(time.time() - t_start, 2)}
+            result.losses.append((step, mean_loss))
+            bar.set_postfix(loss=f"{mean_loss:.4f}")
+        if tc.eval_every and (step % tc.eval_every == 0 or step == tc.max_steps) and main:
+            ev = _evaluate(unwrapped, eval_set, gen_cfg.flow, accelerator, tc.seed)
+            result.eval_losses.append((step, ev))
+            row = row or {"step": step, "epoch": epoch, "lr": lr, "loss": "",
+                          "grad_norm": "", "seconds": round(time.time() - t_start, 2)}
+            row["eval_loss"] = ev
+        if main and row is not None:
+            with open(log_file, "a", newline="") as fh:
+                csv.DictWriter(fh, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
+            if tb is not None:
+                for k in ("loss", "eval_loss", "lr", "grad_norm"):
+                    if row.get(k, "") != "":
+                        tb.add_scalar(k, float(row[k]), step)
+        if (tc.save_every and step % tc.save_every == 0) or step == end:
+            result.checkpoint = _save(accelerator, unwrapped, gen_cfg, out, step, {**summary, "steps": step}, tc)
+            last_saved = step
     bar.close()
     if last_saved != step:
         result.checkpoint = _save(accelerator, unwrapped, gen_cfg, out, step, {**summary, "steps": step}, tc)
