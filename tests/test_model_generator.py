@@ -141,17 +141,14 @@ def test_same_seed_bit_identical_different_seed_differs():
     assert d.metadata["solver"] == "heun" and np.all(np.isfinite(d.params))
 
 
-def test_controls_reference_per_frame_head_offset_progress_cancel():
+def test_controls_reference_per_frame_progress_cancel():
     gen = tiny_generator()
     feats = features(60)
     base = generate_sequence(gen, reference(), feats, steps=3, seed=0, smoothing=None)
-    offset = np.zeros((60, 3), np.float32)
-    offset[:, 1] = np.linspace(0, 0.3, 60)
     calls = []
-    moved = generate_sequence(gen, reference(), feats, steps=3, seed=0, smoothing=None, head_pose_offset=offset,
+    again = generate_sequence(gen, reference(), feats, steps=3, seed=0, smoothing=None,
                               progress=lambda d, t: calls.append((d, t)))
-    np.testing.assert_allclose(moved.head_pose - base.head_pose, offset, atol=1e-6)
-    np.testing.assert_array_equal(moved.params[:, :150], base.params[:, :150])
+    np.testing.assert_array_equal(again.params, base.params)
     windows = base.metadata["windows"]
     assert calls[-1] == (3 * windows, 3 * windows)
     per_frame = np.repeat(reference().to_vector()[None], 60, axis=0)
@@ -171,8 +168,8 @@ def test_controls_reference_per_frame_head_offset_progress_cancel():
         generate_sequence(gen, reference(), feats, steps=3, cancel=cancel)
     with pytest.raises(GenerationCancelled):
         generate_sequence(gen, reference(), feats, steps=3, cancel=lambda: True)
-    with pytest.raises(X3DError, match="head_pose_offset"):
-        generate_sequence(gen, reference(), feats, head_pose_offset=np.zeros((10, 3)))
+    with pytest.raises(X3DError, match="reference_per_frame"):
+        generate_sequence(gen, reference(), feats, reference_per_frame=np.zeros((10, 284)))
 
 
 def test_feature_encoder_mismatch_is_a_clear_error():

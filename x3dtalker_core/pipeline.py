@@ -106,22 +106,68 @@ def reference_from_source(source: Any, backend: str = "landmarks", face_index: i
     return result.params, info
 
 
-def emotion_reference(reference: FlameParams, num_frames: int, options: EmotionOptions, flame_model=None
-                      ) -> tuple[np.ndarray | None, dict | None]:
-    """Per-frame reference (T, 284) with the emotion applied to its expression, or None without emotion."""
+def emotion_control(options: EmotionOptions, flame_model=None):
+    """The :class:`~x3dtalker_core.control.EmotionControl` the options ask for, or None."""
     if not options.emotion and not options.keys:
-        return None, None
-    from .control import EmotionControl, apply_emotion
+        return None
+    from .control import EmotionControl
     from .control.facs import resolve_templates
 
     templates = resolve_templates(options.templates, model=flame_model)
     if options.keys:
-        control = EmotionControl.from_text(options.keys, templates)
-    else:
-        control = EmotionControl.constant(options.emotion, options.intensity, templates)
-    per_frame = np.repeat(reference.to_vector()[None], num_frames, axis=0)
-    per_frame[:, EXP] = apply_emotion(reference.exp, control, num_frames)
-    return per_frame, control.to_dict()
+        return EmotionControl.from_text(options.keys, templates)
+    return EmotionControl.constant(options.emotion, options.intensity, templates)
+
+
+def reference_frames(reference: FlameParams, num_frames: int, emotion=None, fps: float = 25.0) -> np.ndarray | None:
+    """(T, 284) per-frame references with ``emotion`` applied to the expression, or None without one.
+
+    The generator both conditions on these and adds its deltas to them (paper Eq. 9, per frame).
+    """
+    if emotion is None:
+        return None
+    from .control import apply_emotion
+
+    frames = np.repeat(reference.to_vector()[None], num_frames, axis=0)
+    frames[:, EXP] = apply_emotion(reference.exp, emotion, num_frames, fps)
+    return frames
+
+
+def generate_motion(
+    generator,
+    reference: FlameParams,
+    features,
+    *,
+    steps: int = 32,
+    seed: int = 0,
+    solver: str = "euler",
+    smoothing: tuple[int, int] | None = (7, 2),
+    emotion=None,
+    head_pose=None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], Any] | None = None,
+) -> FlameSequence:
+    """Reference + audio features (+ emotion control, + head-pose trajectory) -> FLAME sequence.
+
+    The head-pose trajectory is combined with the *predicted* head rotation after sampling (paper
+    §3.3: superimposed, never replacing it; ``center`` mode as the trajectory says).
+    """
+    from .model import generate_sequence
+
+    seq = generate_sequence(
+        generator, reference, features, steps=steps, seed=seed, solver=solver, smoothing=smoothing,
+        reference_per_frame=reference_frames(reference, features.num_frames, emotion, features.fps),
+        progress=progress, cancel=cancel,
+    )
+    metadata = dict(seq.metadata)
+    if emotion is not None:
+        metadata["emotion_control"] = emotion.to_dict()
+    params = seq.params
+    if head_pose is not None:
+        params = params.copy()
+        params[:, POSE] = head_pose.fit_length(len(seq)).apply_to_pose(params[:, POSE], reference.head_pose)
+        metadata["head_pose"] = dict(head_pose.metadata)
+    return FlameSequence(params, seq.fps, seq.cam, metadata)
 
 
 def head_pose_trajectory(options: PoseOptions, amplitude: np.ndarray, num_frames: int, seed: int = 0):
@@ -151,14 +197,6 @@ def head_pose_trajectory(options: PoseOptions, amplitude: np.ndarray, num_frames
     return traj.fit_length(num_frames)
 
 
-def apply_head_pose(sequence: FlameSequence, trajectory, reference: FlameParams) -> FlameSequence:
-    """Superimpose (or centre) ``trajectory`` on the sequence's predicted head rotation; jaw untouched."""
-    params = sequence.params.copy()
-    params[:, POSE] = trajectory.apply_to_pose(sequence.pose, reference=reference.pose[None, :3])
-    return FlameSequence(params, sequence.fps, sequence.cam,
-                         {**sequence.metadata, "head_pose_plugin": dict(trajectory.metadata)})
-
-
 def run_generate(
     reference_source: Any,
     audio_source: Any,
@@ -181,7 +219,7 @@ def run_generate(
     """
     from .audio import extract_features, load_audio
     from .flame import load_flame_model
-    from .model import generate_sequence, load_generator
+    from .model import load_generator
     from .render.files import RenderSettings, render_to_files
 
     def report_progress(stage: str) -> Callable[[int, int], None] | None:
@@ -209,22 +247,21 @@ def run_generate(
 
     flame = load_flame_model()
     t0 = time.perf_counter()
-    per_frame_reference, emotion_info = emotion_reference(reference, num_frames, options.emotion, flame)
+    emotion = emotion_control(options.emotion, flame)
+    emotion_info = None if emotion is None else emotion.to_dict()
     timings["emotion_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    sequence = generate_sequence(
+    trajectory = head_pose_trajectory(options.pose, features.amplitude, num_frames, options.seed)
+    timings["head_pose_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sequence = generate_motion(
         generator, reference, features, steps=options.steps, seed=options.seed, solver=options.solver,
-        smoothing=options.smoothing, reference_per_frame=per_frame_reference, progress=report_progress("generate"),
+        smoothing=options.smoothing, emotion=emotion, head_pose=trajectory, progress=report_progress("generate"),
         cancel=cancel,
     )
     timings["generate_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    trajectory = head_pose_trajectory(options.pose, features.amplitude, num_frames, options.seed)
-    if trajectory is not None:
-        sequence = apply_head_pose(sequence, trajectory, reference)
-    timings["head_pose_s"] = time.perf_counter() - t0
 
     metadata = {
         **sequence.metadata,

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
-import numpy as np
-
 from ...x3dtalker_core.errors import X3DError
-from ...x3dtalker_core.params import EXP, POSE, FlameParams, FlameSequence
+from ...x3dtalker_core.params import FlameParams, FlameSequence
 
 DTYPES = ("float32", "bfloat16", "float16")
 SOLVERS = ("euler", "heun")
@@ -21,17 +18,6 @@ def load_generator_file(path: str, dtype: str = "float32", device=None):
     if dtype not in DTYPES:
         raise X3DError(f"unknown dtype '{dtype}'; choose one of {', '.join(DTYPES)}")
     return load_generator(path, device=device or "cpu", dtype=dtype)
-
-
-def reference_frames(reference: FlameParams, num_frames: int, emotion=None, fps: float = 25.0) -> np.ndarray | None:
-    """(T, 284) per-frame references with the emotion control applied to the expression, or None."""
-    if emotion is None:
-        return None
-    from ...x3dtalker_core.control import apply_emotion
-
-    frames = np.repeat(reference.to_vector()[None], num_frames, axis=0)
-    frames[:, EXP] = apply_emotion(reference.exp, emotion, num_frames, fps)
-    return frames
 
 
 def generate_motion(
@@ -55,7 +41,7 @@ def generate_motion(
     §3.3: superimposed, never replacing it; ``center`` mode as the trajectory says). A window of
     0 or 1 switches smoothing off. ``device`` moves the generator there for the run and back after.
     """
-    from ...x3dtalker_core.model import generate_sequence
+    from ...x3dtalker_core.pipeline import generate_motion as run
 
     if smooth_window > 1 and smooth_order >= smooth_window:
         raise X3DError(f"smoothing order ({smooth_order}) must be smaller than the window ({smooth_window})")
@@ -66,20 +52,8 @@ def generate_motion(
     if device is not None:
         generator.to(device)
     try:
-        seq = generate_sequence(
-            generator, reference, features, steps=int(steps), seed=int(seed), solver=solver, smoothing=smoothing,
-            reference_per_frame=reference_frames(reference, features.num_frames, emotion, features.fps),
-            progress=progress, cancel=cancel,
-        )
+        return run(generator, reference, features, steps=int(steps), seed=int(seed), solver=solver,
+                   smoothing=smoothing, emotion=emotion, head_pose=head_pose, progress=progress, cancel=cancel)
     finally:
         if device is not None:
             generator.to(home)
-    meta = dict(seq.metadata)
-    if emotion is not None:
-        meta["emotion_control"] = emotion.to_dict()
-    if head_pose is not None:
-        params = seq.params.copy()
-        params[:, POSE] = head_pose.apply_to_pose(params[:, POSE], reference.head_pose)
-        meta["head_pose"] = head_pose.metadata
-        seq = replace(seq, params=params)
-    return replace(seq, metadata=meta)

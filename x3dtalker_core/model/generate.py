@@ -25,7 +25,7 @@ import torch
 
 from ..audio.features import AudioFeatures
 from ..errors import X3DError
-from ..params import HEAD_POSE, PARAM_DIM, FlameParams, FlameSequence
+from ..params import PARAM_DIM, FlameParams, FlameSequence
 from .checkpoint import load_network, resolve_checkpoint
 from .config import GeneratorConfig
 from .flow import normalize_amplitude, smoothed_noise
@@ -138,7 +138,6 @@ def generate_sequence(
     solver: str = "euler",
     smoothing: tuple[int, int] | None = (7, 2),
     reference_per_frame: np.ndarray | None = None,
-    head_pose_offset: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], None] | None = None,
     overlap: int | None = None,
@@ -156,8 +155,6 @@ def generate_sequence(
         smoothing: Savitzky–Golay (window, order) on the output, or None.
         reference_per_frame: optional (T, 284) reference per frame (emotion keyframes): both the
             model's reference input and the base the delta is added to.
-        head_pose_offset: optional (T, 3) axis-angle trajectory added to the predicted head rotation
-            (superimposed, paper §3.3; never replaces it).
         progress: called as ``progress(done, total)`` after every ODE step of every window batch;
             ``total = steps * windows``.
         cancel: called before every ODE step; it aborts by raising its own exception or by
@@ -178,10 +175,6 @@ def generate_sequence(
     t_total = features.num_frames
     ref_frames = _reference_frames(reference, reference_per_frame, t_total)
     ref_vec = reference.to_vector()
-    if head_pose_offset is not None:
-        head_pose_offset = np.asarray(head_pose_offset, dtype=np.float32)
-        if head_pose_offset.shape != (t_total, 3):
-            raise X3DError(f"head_pose_offset must have shape ({t_total}, 3), got {head_pose_offset.shape}")
     window = config.window
     overlap = window // 5 if overlap is None else int(overlap)
     plan = plan_windows(t_total, window, overlap)
@@ -230,8 +223,6 @@ def generate_sequence(
     params += ref_vec if ref_frames is None else ref_frames
     if smoothing is not None:
         params = savgol_smooth(params, int(smoothing[0]), int(smoothing[1]))
-    if head_pose_offset is not None:
-        params[:, HEAD_POSE] += head_pose_offset
     cam = None if reference.cam is None else np.repeat(reference.cam[None], t_total, axis=0)
     metadata = {
         "generator": generator.name, "seed": int(seed), "steps": int(steps), "solver": solver,
