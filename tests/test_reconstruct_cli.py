@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 import numpy as np
 
 from x3dtalker_core.cli import main
@@ -23,5 +25,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert main(["reconstruct", "--image", str(tmp_path / "missing.png"), "--out", str(tmp_path / "o.npz")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err
-    assert main(["reconstruct", "--out", str(tmp_path / "o.npz")]) == 2
-    assert main(["reconstruct", "--install-mediapipe", str(tmp_path / "nope.whl")]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # argparse: --image is required
+        main(["reconstruct", "--out", str(tmp_path / "o.npz")])
+    assert exit_info.value.code == 2
+    assert main(["assets", "install-mediapipe", "--wheel", str(tmp_path / "nope.whl")]) == 2

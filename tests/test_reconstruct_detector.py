@@ -19,7 +19,7 @@ from x3dtalker_core.reconstruct.overlay import render_head
 
 pytestmark = pytest.mark.skipif(
     try_find_asset("mediapipe_face_mesh") is None or try_find_asset("mediapipe_face_detector") is None,
-    reason="MediaPipe face models not installed (reconstruct --install-mediapipe)",
+    reason="MediaPipe face models not installed (python -m x3dtalker_core assets install-mediapipe)",
 )
 
 

@@ -39,6 +39,7 @@ class Asset:
         license: its license.
         required: whether the main job needs it (``assets status`` marks the rest optional).
         is_dir: the asset is a folder (a Hugging Face model directory, say), not a file.
+        bundled: a file shipped inside this package (relative to it), used when no folder has one.
     """
 
     name: str
@@ -49,6 +50,7 @@ class Asset:
     license: str
     required: bool = False
     is_dir: bool = False
+    bundled: str | None = None
 
 
 ASSETS: dict[str, Asset] = {
@@ -87,7 +89,7 @@ ASSETS: dict[str, Asset] = {
             "generator", "3dxtalker", ("3dxtalker_bootstrap.safetensors", "3dxtalker.safetensors"),
             "3DXTalker flow-matching generator checkpoint (safetensors + JSON config)",
             "trained with `python -m x3dtalker_core train`; a bootstrap checkpoint ships with the pack",
-            "MIT (this project)",
+            "MIT (this project)", bundled="checkpoints/3dxtalker_bootstrap.safetensors",
         ),
         Asset(
             "wavlm", "3dxtalker", ("wavlm-base-plus",),
@@ -105,7 +107,7 @@ ASSETS: dict[str, Asset] = {
             "mediapipe_face_detector", "mediapipe", ("face_detection_short_range.tflite",),
             "MediaPipe BlazeFace short-range face detector (reference-photo backend 'landmarks')",
             "mediapipe 0.10.21 wheel: `pip download mediapipe==0.10.21 --no-deps -d /tmp/mp`, then "
-            "`python -m x3dtalker_core reconstruct install-mediapipe /tmp/mp/mediapipe-0.10.21-*.whl`",
+            "`python -m x3dtalker_core assets install-mediapipe`",
             "Apache-2.0",
         ),
         Asset(
@@ -164,12 +166,17 @@ def default_install_dir(folder: str) -> Path:
     return folders[0]
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
 def _lookup(asset: Asset) -> Path | None:
     for root in search_folders(asset.folder):
         for name in asset.candidates:
             p = root / name
             if (p.is_dir() if asset.is_dir else p.is_file()):
                 return p
+    if asset.bundled and (PACKAGE_DIR / asset.bundled).is_file():
+        return PACKAGE_DIR / asset.bundled
     return None
 
 
@@ -225,5 +232,7 @@ def asset_status() -> list[AssetStatus]:
         note = ""
         if asset.name == "flame_model" and path is not None and path.name == "flame_dev.npz":
             note = "development head: stand-in shape/expression bases, not FLAME's PCA (dev/tests only)"
+        elif asset.bundled and path == PACKAGE_DIR / asset.bundled:
+            note = "bundled bootstrap checkpoint (trained on synthetic speech; see its model card)"
         rows.append(AssetStatus(asset, path, note))
     return rows

@@ -50,6 +50,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--force", action="store_true", help="overwrite files that already exist")
     i.set_defaults(func=cmd_install_flame)
 
+    m = asub.add_parser(
+        "install-mediapipe",
+        help="install MediaPipe's face detector and face-mesh models (Apache-2.0) for the photo -> FLAME fit",
+        description="Copies the three face .tflite models out of the mediapipe 0.10.21 wheel into the 'mediapipe' "
+        "model folder. MediaPipe itself is never installed (it pins numpy<2); the models run on ai-edge-litert. "
+        "Without --wheel, the wheel is fetched from PyPI with pip (once, into a temporary folder).",
+    )
+    m.add_argument("--wheel", help="a downloaded mediapipe-0.10.21 wheel (or unpacked package folder)")
+    m.add_argument("--dest", help="target folder (default: the first existing 'mediapipe' model folder)")
+    m.set_defaults(func=cmd_install_mediapipe)
+
 
 def cmd_status(args: argparse.Namespace) -> int:
     rows = asset_status()
@@ -140,4 +151,33 @@ def cmd_install_flame(args: argparse.Namespace) -> int:
         installed.append(_install_file(src, name, dest, args.to_npz, args.force))
     for p in installed:
         print(f"installed {p}")
+    return 0
+
+
+MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
+"""The newest MediaPipe release that bundles its face-mesh models (later ones download them)."""
+
+
+def cmd_install_mediapipe(args: argparse.Namespace) -> int:
+    import glob
+    import subprocess
+    import sys
+    import tempfile
+
+    from .reconstruct.detector import install_mediapipe_models
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = args.wheel
+        if source is None:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp,
+                   MEDIAPIPE_WHEEL]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            wheels = glob.glob(f"{tmp}/mediapipe-*.whl")
+            if done.returncode != 0 or not wheels:
+                reason = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no wheel"]
+                raise X3DError(f"could not download {MEDIAPIPE_WHEEL} with pip ({reason[0]}); download the wheel "
+                               "for your platform yourself and pass --wheel PATH")
+            source = wheels[0]
+        for path in install_mediapipe_models(source, args.dest):
+            print(f"installed {path}")
     return 0

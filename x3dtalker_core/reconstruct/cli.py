@@ -12,28 +12,18 @@ def register(subparsers) -> None:
         help="reference photo -> FLAME parameters (.npz)",
         description="Fit FLAME to the face in a photo (backends: landmarks [offline], emoca, params).",
     )
-    p.add_argument("--image", help="photo (PNG/JPEG/...), or for --backend params a .npz / dataset folder")
-    p.add_argument("--out", help="output parameter file (.npz, one frame with cam)")
+    p.add_argument("--image", required=True, help="photo (PNG/JPEG/...), or for --backend params a .npz / dataset folder")
+    p.add_argument("--out", required=True, help="output parameter file (.npz, one frame with cam)")
     p.add_argument("--backend", choices=("landmarks", "emoca", "params"), default="landmarks")
     p.add_argument("--face-index", type=int, default=None, help="which face when several (0 = largest)")
     p.add_argument("--preview", help="write an overlay PNG of the fitted mesh and landmarks")
     p.add_argument("--emoca", help="EMOCA_v2_lr_mse_20 folder (default: the 'emoca' asset)")
-    p.add_argument("--install-mediapipe", metavar="WHEEL",
-                   help="extract the MediaPipe face models from a mediapipe 0.10.21 wheel and exit")
     p.set_defaults(func=handler)
 
 
 def handler(args: argparse.Namespace) -> int:
     from ..errors import X3DError
 
-    if args.install_mediapipe:
-        from .detector import install_mediapipe_models
-
-        for path in install_mediapipe_models(args.install_mediapipe):
-            print(f"installed {path}")
-        return 0
-    if not args.image or not args.out:
-        raise X3DError("reconstruct needs --image and --out (or --install-mediapipe WHEEL)")
     if args.preview and args.backend == "params":
         raise X3DError("--preview needs a photo backend (landmarks or emoca)")
 

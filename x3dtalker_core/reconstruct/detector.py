@@ -111,8 +111,7 @@ def find_mediapipe_model(asset: str) -> Path:
     desc = ASSETS[asset]
     raise AssetNotFoundError(
         f"{desc.description} ({MODEL_FILES[asset]}) not found. Install the MediaPipe face models once with "
-        "`pip download mediapipe==0.10.21 --no-deps -d /tmp/mp` then "
-        "`python -m x3dtalker_core reconstruct install-mediapipe /tmp/mp/mediapipe-0.10.21-*.whl` "
+        "`python -m x3dtalker_core assets install-mediapipe` "
         "(or use --backend params/emoca)"
     )
 
