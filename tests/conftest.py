@@ -63,8 +63,11 @@ def tiny_flame(tiny_arrays):
 
 
 def shared_models_dir() -> Path | None:
-    env = os.environ.get("X3DTALKER_MODELS")
-    return Path(env) if env and (Path(env) / "flame").is_dir() else None
+    """The first $X3DTALKER_MODELS root that holds a flame/ folder (roots are separated by os.pathsep)."""
+    for root in os.environ.get("X3DTALKER_MODELS", "").split(os.pathsep):
+        if root and (Path(root) / "flame").is_dir():
+            return Path(root)
+    return None
 
 
 @pytest.fixture(scope="session")
