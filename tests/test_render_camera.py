@@ -109,3 +109,23 @@ def test_bad_camera_inputs_raise():
     with pytest.raises(X3DError):
         cam.check_frames(11)
     assert cam.slice(2, 5).num_frames == 3
+
+
+def test_photo_cam_lands_points_on_the_same_photo_pixels():
+    from x3dtalker_core.render.camera import orthographic_from_emoca, photo_cam
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(scale=0.05, size=(20, 3))
+    cam = np.array([[7.5, 0.01, -0.02]])
+    crop, (height, width) = (140.0, 60.0, 210.0), (480, 640)
+    # pixels in the photo through the crop: crop NDC -> crop pixels -> photo pixels (y down)
+    u = crop[0] + (cam[0, 0] * (points[:, 0] + cam[0, 1]) + 1) / 2 * crop[2]
+    v = crop[1] + (1 - cam[0, 0] * (points[:, 1] + cam[0, 2])) / 2 * crop[2]
+    for aspect, (w_out, h_out, dx, dy) in {None: (640, 480, 0, 0), 1.0: (480, 480, 80, 0)}.items():
+        camera = orthographic_from_emoca(photo_cam(cam, crop, (height, width), aspect))
+        proj = camera.projection(0, w_out / h_out, 0.1, 10.0) @ camera.view[0]
+        clip = np.c_[points, np.ones(len(points))] @ proj.T
+        u_out = (clip[:, 0] + 1) / 2 * w_out + dx
+        v_out = (1 - clip[:, 1]) / 2 * h_out + dy
+        np.testing.assert_allclose(u_out, u, atol=1e-6)
+        np.testing.assert_allclose(v_out, v, atol=1e-6)

@@ -59,6 +59,8 @@ class FlameParams:
         pose: (6,) head axis-angle (3) then jaw axis-angle (3), radians.
         detail: (128,) EMOCA/DECA detail code (zeros when unknown).
         cam: (3,) orthographic scale, tx, ty, or None.
+        metadata: JSON-serialisable facts about where the frame came from (e.g. ``reference``: the
+            photo's face crop and size, which the renderer's ``photo`` camera uses).
     """
 
     shape: np.ndarray
@@ -66,6 +68,7 @@ class FlameParams:
     pose: np.ndarray
     detail: np.ndarray
     cam: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", _as_array(self.shape, (N_SHAPE,), "shape"))
@@ -100,7 +103,8 @@ class FlameParams:
         return self.pose[3:]
 
     def replace(self, **changes: Any) -> FlameParams:
-        values = {"shape": self.shape, "exp": self.exp, "pose": self.pose, "detail": self.detail, "cam": self.cam}
+        values = {"shape": self.shape, "exp": self.exp, "pose": self.pose, "detail": self.detail, "cam": self.cam,
+                  "metadata": self.metadata}
         values.update(changes)
         return FlameParams(**values)
 

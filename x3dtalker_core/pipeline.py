@@ -98,12 +98,8 @@ def reference_from_source(source: Any, backend: str = "landmarks", face_index: i
     if isinstance(source, (str, Path)) and (Path(source).suffix.lower() == ".npz" or Path(source).is_dir()):
         backend = "params"
     result = reconstruct_reference(source, backend=backend, face_index=face_index, progress=progress)
-    info = {"backend": backend}
-    for key in ("residual_px", "confidence"):
-        value = getattr(result, key, None)
-        if value is not None:
-            info[key] = float(value)
-    return result.params, info
+    # summary() carries the photo's face crop and size: the renderer's 'photo' camera needs them.
+    return result.params, result.summary()
 
 
 def emotion_control(options: EmotionOptions, flame_model=None):
@@ -160,6 +156,8 @@ def generate_motion(
         progress=progress, cancel=cancel,
     )
     metadata = dict(seq.metadata)
+    if "reference" in reference.metadata:
+        metadata["reference"] = reference.metadata["reference"]
     if emotion is not None:
         metadata["emotion_control"] = emotion.to_dict()
     params = seq.params
@@ -269,7 +267,8 @@ def run_generate(
         "checkpoint": generator.name,
         "encoders": {"linguistic": model_cfg.linguistic_encoder, "emotion": model_cfg.emotion_encoder},
         "steps": options.steps, "seed": options.seed, "solver": options.solver,
-        "reference": {**reference_info, "source": str(reference_source) if isinstance(reference_source, (str, Path))
+        "reference": {**sequence.metadata.get("reference", {}), **reference_info,
+                      "source": str(reference_source) if isinstance(reference_source, (str, Path))
                       else type(reference_source).__name__},
         "emotion": emotion_info,
         "flame_model": flame.source,

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,4 +304,7 @@ def reconstruct_reference(
     rgb = load_image(image)
     if reconstructor is None:
         reconstructor = LandmarkReconstructor() if backend == "landmarks" else EmocaReconstructor(emoca_path)
-    return reconstructor(rgb, face_index=face_index, progress=progress)
+    result = reconstructor(rgb, face_index=face_index, progress=progress)
+    # The parameters carry where they came from (face crop, photo size), so a sequence generated from them
+    # can be rendered in the photo's own framing.
+    return dataclasses.replace(result, params=result.params.replace(metadata={"reference": result.summary()}))

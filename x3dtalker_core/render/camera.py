@@ -173,6 +173,45 @@ def orthographic_from_emoca(cam: np.ndarray, distance: float = 1.0) -> Camera:
     return Camera(ORTHOGRAPHIC, view, scale=cam[:, 0])
 
 
+def photo_cam(cam: np.ndarray, crop, image_size, aspect: float | None = None) -> np.ndarray:
+    """Re-express an EMOCA camera fitted on a square face crop for the whole photo.
+
+    EMOCA's ``cam = (s, tx, ty)`` maps FLAME points to the crop's NDC: ``x = s (X + tx)``, ``y = s (Y + ty)``
+    (y up). The crop ``(x0, y0, size)`` sits at those pixels of a ``(H, W)`` photo, so the same points land
+    at photo NDC ``x' = s·size/W (X + tx) + (2 x0 + size - W) / W`` (and likewise for y, flipped). Rendering
+    with the returned camera at the photo's aspect therefore lines the head up with the photo, pixel for
+    pixel — what Wan Fun-Control needs when the photo is its reference image.
+
+    Args:
+        cam: (T, 3) or (3,) EMOCA camera for the crop.
+        crop: (x0, y0, size) of the square crop in photo pixels.
+        image_size: (H, W) of the photo.
+        aspect: output width / height; the photo is centre-cropped to it (as ComfyUI's resize with
+            centre crop does), None keeps the photo's own aspect.
+
+    Returns:
+        (T, 3) EMOCA-form camera for the (centre-cropped) photo frame.
+    """
+    cam = np.atleast_2d(np.asarray(cam, np.float64))
+    x0, y0, size = (float(v) for v in crop)
+    height, width = (float(v) for v in image_size)
+    if size <= 0 or height <= 0 or width <= 0:
+        raise X3DError(f"photo framing needs a positive crop size and image size, got crop {crop}, image {image_size}")
+    if aspect is not None:
+        if width / height > aspect:
+            cut = width - height * aspect
+            x0, width = x0 - cut / 2, width - cut
+        else:
+            cut = height - width / aspect
+            y0, height = y0 - cut / 2, height - cut
+    s, tx, ty = cam[:, 0], cam[:, 1], cam[:, 2]
+    return np.stack([
+        s * size / height,
+        tx + (2 * x0 + size - width) / (size * s),
+        ty + (height - 2 * y0 - size) / (size * s),
+    ], axis=1)
+
+
 @dataclass(frozen=True)
 class Framing:
     """Where a preset camera looks: ``target`` (3,) world point and ``distance`` (m) that fits the head."""

@@ -33,8 +33,9 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--camera",
         default=None,
-        help="'fitted' (the file's EMOCA camera, lines up with the reference photo; default when present), "
-        "'static', 'orbit', 'dolly', 'pan' or a keyframed path 'keys:0:yaw=0;2.5:yaw=20,pitch=5,zoom=0.8'",
+        help="'photo' (lines up with the whole reference photo; default for sequences made from a photo), "
+        "'fitted' (the EMOCA face-crop camera), 'static', 'orbit', 'dolly', 'pan' or a keyframed path "
+        "'keys:0:yaw=0;2.5:yaw=20,pitch=5,zoom=0.8'",
     )
     p.add_argument("--fov", type=float, default=20.0, help="perspective field of view in degrees (presets)")
     p.add_argument("--wan", choices=["14b", "5b"], help="Wan 2.2 Fun-Control hand-off: 16/24 fps, size multiple "

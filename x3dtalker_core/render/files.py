@@ -32,7 +32,9 @@ class RenderSettings:
 
     Attributes:
         width, height: output size in pixels.
-        camera: ``fitted`` (the sequence's EMOCA camera; default when it has one), ``static``,
+        camera: ``photo`` (the fitted camera re-expressed for the whole reference photo, so the render
+            lines up with it; default when the sequence records the photo's face crop), ``fitted`` (the
+            EMOCA camera of the face crop; default when there is a camera but no crop), ``static``,
             ``orbit``, ``dolly``, ``pan`` or ``keys:...``; None picks the default.
         fov_deg: perspective field of view of the presets.
         wan: ``14b`` / ``5b`` for the Wan 2.2 Fun-Control hand-off, or None.
@@ -58,6 +60,15 @@ class RenderSettings:
     def __post_init__(self) -> None:
         if not (16 <= self.width <= 8192 and 16 <= self.height <= 8192):
             raise X3DError(f"output size must be between 16 and 8192 pixels, got {self.width}x{self.height}")
+
+
+def photo_framing(sequence: FlameSequence) -> tuple[list[float], list[int]] | None:
+    """(crop, image_size) of the reference photo recorded in the sequence metadata, or None."""
+    ref = sequence.metadata.get("reference") or {}
+    crop, size = ref.get("crop"), ref.get("image_size")
+    if crop is None or size is None or len(crop) != 3 or len(size) != 2:
+        return None
+    return crop, size
 
 
 def render_to_files(
@@ -105,9 +116,13 @@ def render_to_files(
     bar.close()
     timings["flame_s"] = time.perf_counter() - started
 
-    camera_name = settings.camera or ("fitted" if sequence.cam is not None else "static")
-    if camera_name == "fitted" and sequence.cam is None:
+    photo = photo_framing(sequence)
+    camera_name = settings.camera or ("photo" if photo else "fitted" if sequence.cam is not None else "static")
+    if camera_name in ("fitted", "photo") and sequence.cam is None:
         raise X3DError("the sequence has no camera ('cam' array); choose a camera preset such as 'static'")
+    if camera_name == "photo" and photo is None:
+        raise X3DError("camera 'photo' needs the reference photo's face crop and size in the sequence metadata "
+                       "(sequences made from a photo have them); use 'fitted' or a preset")
 
     fps = sequence.fps
     render_vertices, cam_values = vertices, sequence.cam
@@ -127,6 +142,8 @@ def render_to_files(
 
     if camera_name == "fitted":
         camera = cams.orthographic_from_emoca(cam_values)
+    elif camera_name == "photo":
+        camera = cams.orthographic_from_emoca(cams.photo_cam(cam_values, photo[0], photo[1], width / height))
     else:
         framing = cams.Framing.fit(render_vertices, fov_deg=settings.fov_deg)
         camera = cams.camera_preset(camera_name, framing, num_frames, fps)
