@@ -11,8 +11,9 @@ from .logic.audio import audio_dict
 from .logic.files import next_output_path
 from .types import CATEGORY, FlameModelType, FlameSequenceType
 
-_CAMERA_TIP = ("fitted: the photo's camera (falls back to static without one); static, orbit (slow swing), "
-               "dolly (moves in), pan (slides across).")
+_CAMERA_TIP = ("auto: 'photo' when the motion came from a photo, else 'fitted', else 'static'. photo: lines up "
+               "with the whole reference photo (what Wan's ref_image needs); fitted: the photo's face-crop camera; "
+               "static, orbit (slow swing), dolly (moves in), pan (slides across).")
 
 
 def _output_dir() -> str:
@@ -35,7 +36,7 @@ class Render(io.ComfyNode):
                 FlameModelType.Input("flame_model", tooltip="From Load FLAME Model."),
                 io.Int.Input("width", default=512, min=16, max=4096, step=8, tooltip="Output width in pixels."),
                 io.Int.Input("height", default=512, min=16, max=4096, step=8, tooltip="Output height in pixels."),
-                io.Combo.Input("camera", options=list(logic.CAMERAS), default="fitted", tooltip=_CAMERA_TIP),
+                io.Combo.Input("camera", options=list(logic.CAMERAS), default="auto", tooltip=_CAMERA_TIP),
                 io.String.Input("background", default="#1a1a1a", optional=True,
                                 tooltip="Shaded preview background, '#rrggbb' (depth/normals stay black)."),
                 io.Boolean.Input("normals", default=False, optional=True,
@@ -51,7 +52,7 @@ class Render(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, sequence, flame_model, width: int = 512, height: int = 512, camera: str = "fitted",
+    def execute(cls, sequence, flame_model, width: int = 512, height: int = 512, camera: str = "auto",
                 background: str = "#1a1a1a", normals: bool = False) -> io.NodeOutput:
         clip = logic.render_clip(sequence, flame_model, width, height, camera, background or "#1a1a1a", normals,
                                  progress=hooks.progress_callback(sequence.num_frames), cancel=hooks.check_interrupt)
@@ -78,7 +79,7 @@ class WanControlVideo(io.ComfyNode):
                 io.Int.Input("length", default=81, min=1, max=4097, step=4,
                              tooltip="At least this many frames (the 'length' of Wan22FunControlToVideo); the "
                              "motion is padded by holding the last pose."),
-                io.Combo.Input("camera", options=list(logic.CAMERAS), default="fitted", tooltip=_CAMERA_TIP),
+                io.Combo.Input("camera", options=list(logic.CAMERAS), default="auto", tooltip=_CAMERA_TIP),
                 io.Audio.Input("audio", optional=True, tooltip="Driving audio, cut to the control video's duration."),
                 io.Boolean.Input("trim", default=False, optional=True,
                                  tooltip="Trim to 4n+1 frames instead of padding (ignores length)."),
@@ -97,7 +98,7 @@ class WanControlVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, sequence, flame_model, wan_model: str = "14b", width: int = 640, height: int = 640,
-                length: int = 81, camera: str = "fitted", audio=None, trim: bool = False) -> io.NodeOutput:
+                length: int = 81, camera: str = "auto", audio=None, trim: bool = False) -> io.NodeOutput:
         clip = logic.render_for_wan(sequence, flame_model, wan_model, width, height, length, camera, audio, trim,
                                     progress=hooks.progress_callback(), cancel=hooks.check_interrupt)
         silent = audio_dict(np.zeros(round(clip.num_frames / clip.fps * 16000), np.float32))

@@ -14,7 +14,7 @@ from ...x3dtalker_core.errors import X3DError
 from ...x3dtalker_core.params import FlameSequence
 from .audio import audio_dict, mono_16k
 
-CAMERAS = ("fitted", "static", "orbit", "dolly", "pan")
+from ...x3dtalker_core.render.files import CAMERA_CHOICES as CAMERAS  # noqa: F401 (the nodes' camera menu)
 WAN_MODELS = ("14b", "5b")
 
 
@@ -41,19 +41,6 @@ class RenderedClip:
     @property
     def height(self) -> int:
         return int(self.mask.shape[1])
-
-
-def _camera(name: str, vertices: np.ndarray, cam: np.ndarray | None, fps: float, fov_deg: float):
-    from ...x3dtalker_core.render import Framing, camera_preset, orthographic_from_emoca
-
-    if name == "fitted":
-        if cam is None:
-            raise X3DError("camera 'fitted' needs the reference's camera (a photo fit has one); "
-                           "this sequence has none, choose 'static'")
-        return orthographic_from_emoca(cam)
-    if name not in CAMERAS and not name.startswith("keys:"):
-        raise X3DError(f"unknown camera '{name}'; choose one of {', '.join(CAMERAS)}")
-    return camera_preset(name, Framing.fit(vertices, fov_deg=fov_deg), vertices.shape[0], fps)
 
 
 def _draw(vertices, faces, camera, width, height, background, normals, progress, cancel):
@@ -100,7 +87,7 @@ def render_clip(
     flame_model,
     width: int = 512,
     height: int = 512,
-    camera: str = "fitted",
+    camera: str = "auto",
     background: str = "#1a1a1a",
     normals: bool = False,
     fov_deg: float = 20.0,
@@ -109,11 +96,12 @@ def render_clip(
 ) -> RenderedClip:
     """Depth (near = bright, per-clip range), shaded preview, normals and mask at the sequence's fps.
 
-    ``fitted`` uses the sequence's EMOCA camera and falls back to ``static`` when it has none.
+    ``auto`` frames the reference photo when the sequence came from one, else its fitted camera, else static.
     """
+    from ...x3dtalker_core.render.files import photo_framing, select_camera
+
     verts, faces = decode(sequence, flame_model)
-    name = "static" if camera == "fitted" and sequence.cam is None else camera
-    cam = _camera(name, verts, sequence.cam, sequence.fps, fov_deg)
+    _, cam = select_camera(camera, verts, sequence.cam, sequence.fps, width, height, photo_framing(sequence), fov_deg)
     depth, shaded, nrm, mask = _draw(verts, faces, cam, width, height, parse_colour(background), normals,
                                      progress, cancel)
     return RenderedClip(depth, shaded, nrm, mask, float(sequence.fps), motion_frames=sequence.num_frames)
@@ -126,7 +114,7 @@ def render_for_wan(
     width: int = 640,
     height: int = 640,
     length: int = 81,
-    camera: str = "fitted",
+    camera: str = "auto",
     audio: dict | None = None,
     trim: bool = False,
     background: str = "#1a1a1a",
@@ -147,8 +135,9 @@ def render_for_wan(
     cam_values = sequence.cam
     if cam_values is not None:
         cam_values = fit_frame_count(resample_frames(cam_values, sequence.fps, preset.fps), clip.frames.shape[0])
-    name = "static" if camera == "fitted" and cam_values is None else camera
-    cam = _camera(name, clip.frames, cam_values, clip.fps, 20.0)
+    from ...x3dtalker_core.render.files import photo_framing, select_camera
+
+    _, cam = select_camera(camera, clip.frames, cam_values, clip.fps, width, height, photo_framing(sequence))
     depth, shaded, nrm, mask = _draw(clip.frames, faces, cam, width, height, parse_colour(background), False,
                                      progress, cancel)
     wav = audio_dict(clip.audio) if clip.audio is not None else None

@@ -32,10 +32,9 @@ class RenderSettings:
 
     Attributes:
         width, height: output size in pixels.
-        camera: ``photo`` (the fitted camera re-expressed for the whole reference photo, so the render
-            lines up with it; default when the sequence records the photo's face crop), ``fitted`` (the
-            EMOCA camera of the face crop; default when there is a camera but no crop), ``static``,
-            ``orbit``, ``dolly``, ``pan`` or ``keys:...``; None picks the default.
+        camera: see :func:`select_camera`: ``photo`` lines the render up with the whole reference photo,
+            ``fitted`` with its face crop; presets ``static``, ``orbit``, ``dolly``, ``pan``, ``keys:...``;
+            None/``auto`` picks photo > fitted > static.
         fov_deg: perspective field of view of the presets.
         wan: ``14b`` / ``5b`` for the Wan 2.2 Fun-Control hand-off, or None.
         wan_length: with ``wan``, at least this many frames.
@@ -71,6 +70,51 @@ def photo_framing(sequence: FlameSequence) -> tuple[list[float], list[int]] | No
     return crop, size
 
 
+CAMERA_CHOICES = ("auto", "photo", "fitted", "static", "orbit", "dolly", "pan")
+"""Camera names for menus; ``auto`` = photo, else fitted, else static (``keys:...`` paths also accepted)."""
+
+
+def select_camera(
+    name: str | None,
+    vertices: np.ndarray,
+    cam: np.ndarray | None,
+    fps: float,
+    width: int,
+    height: int,
+    photo: tuple | None = None,
+    fov_deg: float = 20.0,
+):
+    """The camera called ``name`` for a clip (one place for the CLI, the pipeline and the nodes).
+
+    Args:
+        name: one of :data:`CAMERA_CHOICES` or ``keys:...``; None/``auto`` picks photo > fitted > static.
+        vertices: (T, V, 3) what will be rendered (presets frame it).
+        cam: (T, 3) EMOCA camera per frame, or None.
+        photo: (crop, image_size) of the reference photo (:func:`photo_framing`), or None.
+
+    Returns:
+        (resolved name, :class:`~x3dtalker_core.render.camera.Camera`).
+    """
+    from . import camera as cams
+
+    if name in (None, "", "auto"):
+        name = "photo" if (photo is not None and cam is not None) else "fitted" if cam is not None else "static"
+    if name in ("fitted", "photo") and cam is None:
+        raise X3DError(f"camera '{name}' needs the reference's fitted camera (a photo fit has one); this sequence "
+                       "has none, so choose 'static' or another preset")
+    if name == "photo":
+        if photo is None:
+            raise X3DError("camera 'photo' needs the reference photo's face crop and size in the sequence metadata "
+                           "(sequences made from a photo have them); use 'fitted' or a preset")
+        return name, cams.orthographic_from_emoca(cams.photo_cam(cam, photo[0], photo[1], width / height))
+    if name == "fitted":
+        return name, cams.orthographic_from_emoca(cam)
+    if name not in CAMERA_CHOICES and not name.startswith("keys:"):
+        raise X3DError(f"unknown camera '{name}'; choose one of {', '.join(CAMERA_CHOICES)} or a 'keys:...' path")
+    framing = cams.Framing.fit(vertices, fov_deg=fov_deg)
+    return name, cams.camera_preset(name, framing, vertices.shape[0], fps)
+
+
 def render_to_files(
     sequence: FlameSequence,
     out: str | Path,
@@ -98,7 +142,6 @@ def render_to_files(
     """
     from tqdm import tqdm
 
-    from . import camera as cams
     from .export import export_glb, export_obj_sequence
     from .images import DEFAULT_DEPTH_FLOOR
     from .mesh import flame_vertices
@@ -116,14 +159,6 @@ def render_to_files(
     bar.close()
     timings["flame_s"] = time.perf_counter() - started
 
-    photo = photo_framing(sequence)
-    camera_name = settings.camera or ("photo" if photo else "fitted" if sequence.cam is not None else "static")
-    if camera_name in ("fitted", "photo") and sequence.cam is None:
-        raise X3DError("the sequence has no camera ('cam' array); choose a camera preset such as 'static'")
-    if camera_name == "photo" and photo is None:
-        raise X3DError("camera 'photo' needs the reference photo's face crop and size in the sequence metadata "
-                       "(sequences made from a photo have them); use 'fitted' or a preset")
-
     fps = sequence.fps
     render_vertices, cam_values = vertices, sequence.cam
     wan_info = None
@@ -140,13 +175,8 @@ def render_to_files(
         audio = fit_audio(audio, SAMPLE_RATE, render_vertices.shape[0], fps)
     num_frames = render_vertices.shape[0]
 
-    if camera_name == "fitted":
-        camera = cams.orthographic_from_emoca(cam_values)
-    elif camera_name == "photo":
-        camera = cams.orthographic_from_emoca(cams.photo_cam(cam_values, photo[0], photo[1], width / height))
-    else:
-        framing = cams.Framing.fit(render_vertices, fov_deg=settings.fov_deg)
-        camera = cams.camera_preset(camera_name, framing, num_frames, fps)
+    camera_name, camera = select_camera(settings.camera, render_vertices, cam_values, fps, width, height,
+                                        photo_framing(sequence), settings.fov_deg)
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
