@@ -130,17 +130,6 @@ class Emotion2vecEncoder(WindowedModelEncoder):
         fp = folder_fingerprint(self.source.path, REQUIRED_FILES) if self.source.path else self.source.hub_id
         self._identity = f"emotion2vec-v1-{fp}"
 
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    def describe(self) -> dict:
-        return {**super().describe(), "model": self.source.label}
-
     def _forward(self, batch):
         import torch.nn.functional as F
 

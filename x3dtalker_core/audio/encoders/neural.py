@@ -66,6 +66,18 @@ class WindowedModelEncoder(FrameEncoder):
         self.batch_size = int(batch_size) if batch_size else (8 if self.device.type == "cuda" else 1)
         self.half = bool(half)
 
+    # Subclasses set ``_dim`` (feature width), ``_identity`` (cache key) and ``source`` when they load.
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def describe(self) -> dict:
+        return {**super().describe(), "model": self.source.label}
+
     def num_steps(self, num_frames: int) -> int:
         n = num_frames * 640
         windows = plan_model_windows(n, num_frames, self.window_samples, self.hop_samples)

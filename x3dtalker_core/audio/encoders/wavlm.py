@@ -95,17 +95,6 @@ class WavLMEncoder(WindowedModelEncoder):
         fp = folder_fingerprint(self.source.path, ("config.json", *WEIGHT_FILES)) if local else self.source.hub_id
         self._identity = f"wavlm-v1-{fp}-norm{int(bool(self.feature_extractor.do_normalize))}"
 
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def identity(self) -> str:
-        return self._identity
-
-    def describe(self) -> dict:
-        return {**super().describe(), "model": self.source.label}
-
     def _forward(self, batch):
         import torch
 
