@@ -1,6 +1,6 @@
 """Audio-rich feature extraction: seconds per encoder on a 60 s clip, and peak memory 10 min vs 10 s.
 
-    python bench/audio.py --json [--seconds 60] [--device cpu] [--no-memory]
+    python bench/audio_features.py --json [--seconds 60] [--device cpu] [--no-memory]
                           [--wavlm DIR] [--emotion2vec DIR]
 
 Encoders timed: amplitude (chunked Hilbert), mel, prosody, and WavLM / emotion2vec — the real

@@ -1,6 +1,6 @@
 """Reference photo -> FLAME ('landmarks' backend): seconds per 512x512 image on CPU.
 
-    python bench/reconstruct.py --json [--image PATH] [--repeats 3] [--threads 2]
+    python bench/image_to_flame.py --json [--image PATH] [--repeats 3] [--threads 2]
 
 Default image: scikit-image's public-domain ``astronaut`` (512x512) when scikit-image is installed,
 else the dev FLAME head rendered skin-shaded at 512x512. Models are loaded once and one warm-up
@@ -67,7 +67,7 @@ def main() -> int:
         result = reconstruct_reference(rgb, reconstructor=rec)
     seconds = (time.perf_counter() - t0) / args.repeats
     out = {
-        "stage": "reconstruct_landmarks",
+        "stage": "image_to_flame",
         "device": "cpu",
         "frames": 1,
         "seconds": round(seconds, 4),
