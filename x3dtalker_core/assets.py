@@ -126,6 +126,19 @@ ASSETS: dict[str, Asset] = {
             "EMOCA project (emoca.is.tue.mpg.de, registration), models/EMOCA_v2_lr_mse_20",
             "EMOCA license (non-commercial research)", is_dir=True,
         ),
+        Asset(
+            "whisper", "3dxtalker",
+            ("whisper/large-v3.pt", "whisper/large-v3-turbo.pt", "whisper/medium.pt", "whisper/small.pt",
+             "whisper/base.pt", "whisper/tiny.pt"),
+            "openai-whisper multilingual checkpoint (language filter of `curate`)",
+            "openai-whisper's published checkpoints (e.g. base.pt, saved under whisper/)", "MIT",
+        ),
+        Asset(
+            "syncnet", "3dxtalker", ("syncnet/syncnet_v2.model", "syncnet_v2.model"),
+            "SyncNet audio-visual sync model (sync filter of `curate`)",
+            "joonson/syncnet_python release: data/syncnet_v2.model (saved under syncnet/)",
+            "syncnet_python license (MIT)",
+        ),
     ]
 }
 

@@ -34,26 +34,6 @@ COMMAND_MODULES: dict[str, str] = {
     "control": ".control.cli",
 }
 
-# Commands of SPEC §8 whose implementation is tracked by an open issue.
-PLANNED = {
-    "generate": "issue #4/#8 (generator and main job)",
-    "render": "issue #7 (rendering and export)",
-    "train": "issue #4 (flow-matching generator)",
-    "eval": "issue #9 (evaluation command)",
-    "synth": "issue #9 (synthetic corpus)",
-    "curate": "issue #10 (curation)",
-    "lift": "issue #10 (EMOCA lifting)",
-    "batch": "issue #8 (ComfyUI batch queues)",
-}
-
-
-def _planned_handler(command: str):
-    def handler(args: argparse.Namespace) -> int:
-        raise X3DError(f"'{command}' is not available in this version yet: {PLANNED[command]}")
-
-    return handler
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m x3dtalker_core",
@@ -63,17 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
-    for command, module in COMMAND_MODULES.items():
-        try:
-            mod = importlib.import_module(module, __package__)
-        except ModuleNotFoundError as exc:
-            if not exc.name or not exc.name.startswith(__package__):
-                raise
-            if command in PLANNED:
-                p = sub.add_parser(command, help=f"(planned: {PLANNED[command]})")
-                p.set_defaults(func=_planned_handler(command))
-            continue
-        mod.register(sub)
+    for module in COMMAND_MODULES.values():
+        importlib.import_module(module, __package__).register(sub)
     return parser
 
 

@@ -1,0 +1,138 @@
+"""Reading talking videos through PyAV (FFmpeg): duration probe, frames resampled to a fixed rate and a
+square centre crop (paper Appendix B.1, step 5: shorter side to ``size``, centre crop, 25 fps).
+
+Frames stream one at a time, so hour-long sources never sit in memory; scaling uses FFmpeg's swscale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import FPS
+from ..errors import InvalidFileError, X3DError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
+
+
+def _import_av():
+    try:
+        import av
+    except ImportError:
+        raise X3DError("reading videos needs the 'av' package (PyAV): pip install av") from None
+    return av
+
+
+@dataclass(frozen=True)
+class VideoMeta:
+    """Container facts read without decoding (durations in seconds; audio fields None without audio)."""
+
+    duration: float
+    fps: float
+    width: int
+    height: int
+    has_audio: bool
+
+
+def probe_meta(path: str | Path) -> VideoMeta:
+    """Duration, rate and size of ``path`` from the container headers (cheap: no decoding)."""
+    av = _import_av()
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidFileError(f"video file not found: {path}")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InvalidFileError(f"{path} has no video stream")
+            vs = container.streams.video[0]
+            fps = float(vs.average_rate or vs.guessed_rate or 0.0)
+            if vs.duration is not None and vs.time_base is not None:
+                duration = float(vs.duration * vs.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000  # av.time_base: microseconds
+            elif vs.frames and fps > 0:
+                duration = vs.frames / fps
+            else:  # headers say nothing: count the packets
+                duration = sum(1 for p in container.demux(vs) if p.size) / fps if fps > 0 else 0.0
+            return VideoMeta(duration, fps, vs.codec_context.width, vs.codec_context.height,
+                             bool(container.streams.audio))
+    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        raise InvalidFileError(f"cannot read video {path}: {exc}") from None
+
+
+def crop_box(width: int, height: int, size: int) -> tuple[int, int, int, int]:
+    """Scaled size (w, h) with the shorter side = ``size`` and the centre crop's offset (x0, y0)."""
+    scale = size / min(width, height)
+    sw, sh = max(size, round(width * scale)), max(size, round(height * scale))
+    return sw, sh, (sw - size) // 2, (sh - size) // 2
+
+
+def iter_frames(path: str | Path, fps: float = FPS, size: int | None = None,
+                max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """(H, W, 3) uint8 RGB frames of ``path`` at ``fps`` (nearest source frame for each output time).
+
+    Args:
+        size: when set, the shorter side is scaled to ``size`` and the centre ``size``² square kept.
+        max_frames: stop after this many output frames.
+    """
+    av = _import_av()
+    emitted = 0
+    geometry = None
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            prev_frame, prev_t = None, None
+            for frame in container.decode(stream):
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else (prev_t or 0.0) + 1.0 / fps
+                # emit every output time that falls closer to the previous source frame than this one
+                while prev_frame is not None and (emitted / fps) < (prev_t + t) / 2:
+                    yield _convert(prev_frame, geometry, size)
+                    emitted += 1
+                    if max_frames is not None and emitted >= max_frames:
+                        return
+                if geometry is None and size is not None:
+                    geometry = crop_box(frame.width, frame.height, size)
+                prev_frame, prev_t = frame, t
+            if prev_frame is None:
+                raise InvalidFileError(f"{path} has no decodable video frames")
+            # the last source frame covers one source-frame duration
+            src_fps = float(stream.average_rate or fps)
+            end = prev_t + 1.0 / src_fps
+            while emitted / fps < end - 0.5 / fps:
+                yield _convert(prev_frame, geometry, size)
+                emitted += 1
+                if max_frames is not None and emitted >= max_frames:
+                    return
+    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        raise InvalidFileError(f"cannot decode video {path}: {exc}") from None
+
+
+def _convert(frame, geometry, size: int | None) -> np.ndarray:
+    if size is None:
+        return frame.to_ndarray(format="rgb24")
+    sw, sh, x0, y0 = geometry
+    # swscale area filter: clean downscaling of HD sources
+    rgb = frame.reformat(width=sw, height=sh, format="rgb24", interpolation="AREA").to_ndarray()
+    return np.ascontiguousarray(rgb[y0 : y0 + size, x0 : x0 + size])
+
+
+def read_frames(path: str | Path, fps: float = FPS, size: int | None = None,
+                max_frames: int | None = None) -> np.ndarray:
+    """(T, H, W, 3) uint8: :func:`iter_frames` collected (short clips only)."""
+    frames = list(iter_frames(path, fps, size, max_frames))
+    if not frames:
+        raise InvalidFileError(f"{path} has no video frames")
+    return np.stack(frames)
+
+
+def list_videos(root: str | Path) -> list[Path]:
+    """Every video file below ``root`` (by extension), sorted by relative path."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InvalidFileError(f"video folder not found: {root}")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+                  and not p.name.startswith("."))
