@@ -93,3 +93,27 @@ def test_photo_to_video(inputs):
                  "--out", str(out), "--checkpoint", str(ckpt), "--steps", "2", "--size", "64", "--no-progress"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["reference"]["backend"] == "landmarks" and report["reference"]["confidence"] > 0.5
+
+
+def test_readme_main_job_with_bundled_checkpoint(tmp_path):
+    """README main job: shipped portrait + speech, default (bundled bootstrap) checkpoint, all outputs."""
+    from x3dtalker_core.assets import try_find_asset
+    from x3dtalker_core.audio import extract_features
+    from x3dtalker_core.eval.metrics import pearson_r
+
+    if try_find_asset("mediapipe_face_mesh") is None:
+        pytest.skip("MediaPipe face models not installed (python -m x3dtalker_core assets install-mediapipe)")
+    if try_find_asset("generator") is None:
+        pytest.skip("no generator checkpoint installed or bundled")
+    media = REPO / "example_workflows" / "media"
+    out = tmp_path / "out"
+    assert main(["generate", "--image", str(media / "x3dtalker_portrait.png"),
+                 "--audio", str(media / "x3dtalker_speech.wav"), "--out", str(out), "--size", "128",
+                 "--no-progress"]) == 0
+    for name in ("params.npz", "preview.mp4", "depth.mp4", "mesh.glb", "report.json"):
+        assert (out / name).is_file(), name
+    seq = FlameSequence.load(out / "params.npz")
+    amplitude = extract_features(media / "x3dtalker_speech.wav").amplitude[:, 0]
+    # the bootstrap opens the mouth with the speech
+    assert pearson_r(seq.jaw_pose[:, 0], amplitude) > 0.3
+    assert json.loads((out / "report.json").read_text())["render"]["camera"] == "photo"
