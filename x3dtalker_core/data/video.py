@@ -13,17 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import FPS
-from ..errors import InvalidFileError, X3DError
+from ..errors import InvalidFileError
+from ..render.video import import_av
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
-
-
-def _import_av():
-    try:
-        import av
-    except ImportError:
-        raise X3DError("reading videos needs the 'av' package (PyAV): pip install av") from None
-    return av
 
 
 @dataclass(frozen=True)
@@ -39,7 +32,7 @@ class VideoMeta:
 
 def probe_meta(path: str | Path) -> VideoMeta:
     """Duration, rate and size of ``path`` from the container headers (cheap: no decoding)."""
-    av = _import_av()
+    av = import_av()
     path = Path(path)
     if not path.is_file():
         raise InvalidFileError(f"video file not found: {path}")
@@ -78,7 +71,7 @@ def iter_frames(path: str | Path, fps: float = FPS, size: int | None = None,
         size: when set, the shorter side is scaled to ``size`` and the centre ``size``² square kept.
         max_frames: stop after this many output frames.
     """
-    av = _import_av()
+    av = import_av()
     emitted = 0
     geometry = None
     try:

@@ -16,11 +16,11 @@ from ..errors import InvalidFileError, X3DError
 from ..io_utils import atomic_path
 
 
-def _import_av():
+def import_av():
     try:
         import av
     except ImportError:
-        raise X3DError("writing mp4 needs the 'av' package (PyAV): pip install av") from None
+        raise X3DError("video files need the 'av' package (PyAV): pip install av") from None
     return av
 
 
@@ -64,7 +64,7 @@ class Mp4Writer:
         crf: int = 18,
         preset: str = "veryfast",
     ) -> None:
-        self._av = _import_av()
+        self._av = import_av()
         if not fps > 0:
             raise X3DError(f"video fps must be positive, got {fps}")
         self.path = Path(path)
@@ -178,7 +178,7 @@ class VideoInfo:
 
 def probe_video(path: str | Path) -> VideoInfo:
     """Decode ``path`` fully and measure its streams (frame count and durations from the packets)."""
-    av = _import_av()
+    av = import_av()
     path = Path(path)
     if not path.is_file():
         raise X3DError(f"video file not found: {path}")
@@ -204,7 +204,7 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 def read_video_frames(path: str | Path) -> np.ndarray:
     """(T, H, W, 3) uint8 RGB frames decoded from ``path``."""
-    av = _import_av()
+    av = import_av()
     try:
         with av.open(str(path)) as container:
             return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
