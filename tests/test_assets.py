@@ -66,7 +66,7 @@ def test_status_cli(isolated, capsys):
 
 
 def test_status_reports_shared_models(capsys):
-    from conftest import shared_models_dir
+    from helpers import shared_models_dir
 
     if shared_models_dir() is None:
         pytest.skip("X3DTALKER_MODELS not set")
@@ -78,7 +78,7 @@ def test_status_reports_shared_models(capsys):
 
 
 def test_install_flame_from_pkl_zip_and_npz(isolated, tiny_arrays, capsys):
-    from conftest import tiny_flame_arrays
+    from helpers import tiny_flame_arrays
 
     arrays = tiny_flame_arrays(num_vertices=5023)
     pkl = isolated / "download" / "generic_model.pkl"

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import shared_models_dir
+from helpers import shared_models_dir
 from test_curate_models import save_tiny_whisper
 
 from x3dtalker_core.cli import main

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +11,10 @@ from x3dtalker_core.cli import main
 from x3dtalker_core.data.layout import read_sequence_dir, write_sequence_dir
 from x3dtalker_core.params import FlameSequence
 
-MODELS = Path(os.environ.get("X3DTALKER_MODELS", "/work/shared/models"))
-pytestmark = pytest.mark.skipif(not (MODELS / "flame").is_dir(),
-                                reason="needs the FLAME model folder (set X3DTALKER_MODELS)")
+from helpers import shared_models_dir
+
+MODELS = shared_models_dir()
+pytestmark = pytest.mark.skipif(MODELS is None, reason="needs the FLAME model folder (set X3DTALKER_MODELS)")
 
 
 def _clip(rng: np.random.Generator, frames: int = 50) -> tuple[FlameSequence, np.ndarray]:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import shared_models_dir
+from helpers import shared_models_dir
 
 from x3dtalker_core.assets import try_find_asset
 from x3dtalker_core.cli import main

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import REPO, shared_models_dir
+from helpers import REPO, shared_models_dir
 from x3dtalker_core.cli import main
 from x3dtalker_core.model import GeneratorConfig, ModelConfig, build_generator, save_checkpoint
 from x3dtalker_core.params import FlameParams, FlameSequence

@@ -1,0 +1,51 @@
+"""Plain test helpers (importable as ``helpers``; ``conftest`` names clash between test folders)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tiny_flame_arrays(num_vertices: int = 40, seed: int = 0) -> dict[str, np.ndarray]:
+    """A small FLAME-format model: vertices below y=0 belong to the jaw, the rest to the skull.
+
+    Skull vertices are skinned to the global and neck joints only and have zero jaw correctives,
+    so jaw rotation must leave them exactly in place.
+    """
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(-0.1, 0.1, size=(num_vertices, 3))
+    v[: num_vertices // 2, 1] = -np.abs(v[: num_vertices // 2, 1]) - 0.01  # jaw part
+    v[num_vertices // 2 :, 1] = np.abs(v[num_vertices // 2 :, 1]) + 0.01  # skull part
+    jaw = v[:, 1] < 0
+    weights = np.zeros((num_vertices, 5))
+    weights[jaw, 2] = 1.0
+    weights[~jaw, 0] = 0.5
+    weights[~jaw, 1] = 0.5
+    posedirs = rng.normal(size=(num_vertices, 3, 36)) * 1e-3
+    posedirs[~jaw, :, 9:18] = 0.0  # jaw correctives act on the jaw only
+    j_reg = np.zeros((5, num_vertices))
+    j_reg[:, :] = 1.0 / num_vertices
+    faces = np.stack([np.arange(num_vertices - 2), np.arange(1, num_vertices - 1), np.arange(2, num_vertices)], 1)
+    return {
+        "v_template": v.astype(np.float32),
+        "f": faces.astype(np.uint32),
+        "shapedirs": (rng.normal(size=(num_vertices, 3, 400)) * 1e-3).astype(np.float32),
+        "posedirs": posedirs.astype(np.float32),
+        "J_regressor": j_reg,
+        "weights": weights,
+        "kintree_table": np.array([[2**32 - 1, 0, 1, 1, 1], [0, 1, 2, 3, 4]], dtype=np.int64),
+        "bs_style": np.asarray("lbs"),
+        "bs_type": np.asarray("lrotmin"),
+    }
+
+
+def shared_models_dir() -> Path | None:
+    """The first $X3DTALKER_MODELS root that holds a flame/ folder (roots are separated by os.pathsep)."""
+    for root in os.environ.get("X3DTALKER_MODELS", "").split(os.pathsep):
+        if root and (Path(root) / "flame").is_dir():
+            return Path(root)
+    return None
