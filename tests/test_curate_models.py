@@ -34,6 +34,10 @@ def save_tiny_whisper(path, language: str = "en", strength: float = 12.0):
     model = Whisper(dims)
     tok = get_tokenizer(True, num_languages=model.num_languages)
     with torch.no_grad():
+        # Whisper allocates some parameters with torch.empty (the decoder's positional embedding): uninitialised
+        # memory can hold NaN/inf, which the zero layer-norm weight would not cancel (NaN * 0 = NaN).
+        for param in model.parameters():
+            param.normal_(0.0, 0.02)
         b = torch.ones(dims.n_text_state) / dims.n_text_state**0.5
         model.decoder.ln.weight.zero_()
         model.decoder.ln.bias.copy_(b)
