@@ -40,3 +40,11 @@ def test_bench_flame_forward_json():
 def test_unknown_bench_stage():
     out = run("bench", "nope")
     assert out.returncode == 2 and "unknown benchmark 'nope'" in out.stderr
+
+
+def test_building_the_parser_does_not_import_torch():
+    code = ("import sys; from x3dtalker_core.cli import build_parser; build_parser(); "
+            "heavy = [m for m in ('torch', 'transformers', 'moderngl', 'av') if m in sys.modules]; "
+            "assert not heavy, heavy; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

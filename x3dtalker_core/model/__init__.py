@@ -5,19 +5,25 @@ Inference API::
     from x3dtalker_core.model import load_generator, generate_sequence
     gen = load_generator()                       # the registered "generator" asset, or a path/name
     seq = generate_sequence(gen, reference, features, steps=32, seed=0)
+
+Names are imported on first use, so ``x3dtalker_core.model.config`` (plain dataclasses) loads without
+torch — the command line's ``--help`` stays fast.
 """
 
-from .checkpoint import available_checkpoints, read_checkpoint_header, save_checkpoint
-from .config import PRESETS, FlowConfig, GeneratorConfig, ModelConfig, preset
-from .generate import (
-    GenerationCancelled, Generator, build_generator, check_features, generate_sequence, load_generator,
-)
-from .network import FlowTransformer
-from .normalization import NormStats
+from __future__ import annotations
 
-__all__ = [
-    "PRESETS", "FlowConfig", "FlowTransformer", "GenerationCancelled", "Generator", "GeneratorConfig", "ModelConfig",
-    "NormStats",
-    "available_checkpoints", "build_generator", "check_features", "generate_sequence", "load_generator",
-    "preset", "read_checkpoint_header", "save_checkpoint",
-]
+from ..lazy import lazy_exports
+
+_EXPORTS = {
+    "available_checkpoints": ".checkpoint", "read_checkpoint_header": ".checkpoint", "save_checkpoint": ".checkpoint",
+    "PRESETS": ".config", "FlowConfig": ".config", "GeneratorConfig": ".config", "ModelConfig": ".config",
+    "preset": ".config",
+    "GenerationCancelled": ".generate", "Generator": ".generate", "build_generator": ".generate",
+    "check_features": ".generate", "generate_sequence": ".generate", "load_generator": ".generate",
+    "FlowTransformer": ".network",
+    "NormStats": ".normalization",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
