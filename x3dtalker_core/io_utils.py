@@ -55,3 +55,13 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """Write ``arrays`` to an uncompressed ``.npz`` atomically (no pickle: plain arrays only)."""
+    import numpy as np
+
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return Path(path)

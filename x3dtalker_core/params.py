@@ -20,7 +20,7 @@ import numpy as np
 
 from . import FPS
 from .errors import InvalidFileError, X3DError
-from .io_utils import atomic_path
+from .io_utils import save_npz
 
 N_SHAPE = 100
 N_EXP = 50
@@ -258,10 +258,7 @@ class FlameSequence:
         }
         if self.cam is not None:
             arrays["cam"] = self.cam
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-        return path
+        return save_npz(path, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> FlameSequence:

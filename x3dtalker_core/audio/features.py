@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from ..errors import InvalidFileError, X3DError
-from ..io_utils import atomic_path
+from ..io_utils import save_npz
 
 FORMAT_VERSION = 1
 
@@ -112,10 +112,7 @@ class AudioFeatures:
             "metadata": np.asarray(json.dumps(self.metadata)),
             "format_version": np.asarray(FORMAT_VERSION, np.int64),
         }
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-        return path
+        return save_npz(path, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> AudioFeatures:

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import FPS
 from ..errors import InvalidFileError, X3DError
-from ..io_utils import atomic_path
+from ..io_utils import atomic_path, save_npz
 from ..params import N_EXP
 
 EMOTIONS: tuple[str, ...] = ("angry", "contempt", "disgust", "fear", "happy", "sad", "surprise")
@@ -146,9 +146,7 @@ class EmotionTemplates:
             with atomic_path(path) as tmp:
                 tmp.write_text(json.dumps(doc, indent=1))
         elif path.suffix == ".npz":
-            with atomic_path(path, suffix=".npz") as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, __metadata__=np.asarray(json.dumps(self.metadata)), **self.vectors)
+            save_npz(path, __metadata__=np.asarray(json.dumps(self.metadata)), **self.vectors)
         else:
             raise X3DError(f"emotion templates are saved as .npz or .json, not '{path.suffix}' ({path})")
         return path

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import FPS
 from ..errors import InvalidFileError, X3DError
-from ..io_utils import atomic_path
+from ..io_utils import save_npz
 from .cues import AudioCues, _smooth
 from .dsl import parse_expression
 
@@ -246,14 +246,9 @@ class PoseTrajectory:
     # -- IO --------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write ``angles (T,3) radians, fps, mode, deviation_scale, metadata (JSON)`` to an ``.npz``."""
-        path = Path(path)
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(
-                    fh, angles=self.angles, fps=np.float64(self.fps), mode=np.asarray(self.mode),
-                    deviation_scale=np.float64(self.deviation_scale), metadata=np.asarray(json.dumps(self.metadata)),
-                )
-        return path
+        return save_npz(path, angles=self.angles, fps=np.float64(self.fps), mode=np.asarray(self.mode),
+                        deviation_scale=np.float64(self.deviation_scale),
+                        metadata=np.asarray(json.dumps(self.metadata)))
 
     @classmethod
     def load(cls, path: str | Path) -> PoseTrajectory:

@@ -58,12 +58,10 @@ def compute_stats(clips: Iterable[np.ndarray]) -> NormStats:
 
 
 def save_stats(path, stats: NormStats) -> None:
-    from ..io_utils import atomic_path
+    from ..io_utils import save_npz
 
-    with atomic_path(path, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, delta_mean=stats.delta_mean, delta_std=stats.delta_std, ref_mean=stats.ref_mean,
-                     ref_std=stats.ref_std, frames=np.asarray(stats.frames))
+    save_npz(path, delta_mean=stats.delta_mean, delta_std=stats.delta_std, ref_mean=stats.ref_mean,
+             ref_std=stats.ref_std, frames=np.asarray(stats.frames))
 
 
 def load_stats(path) -> NormStats:
