@@ -109,3 +109,41 @@ def test_install_flame_refuses_bad_files(isolated, tiny_arrays, capsys):
     assert not (isolated / "env" / "flame" / "generic_model.pkl").exists()
     assert main(["assets", "install-flame", str(isolated / "nope.pkl")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _fake_checkpoint(path, fmt="x3dtalker-generator"):
+    """A safetensors file with only a header (what the resolver reads); ``fmt`` None = no metadata."""
+    from safetensors.numpy import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"w": np.zeros(1, np.float32)}, str(path), metadata=None if fmt is None else {"format": fmt})
+    return path
+
+
+def test_trained_checkpoint_beats_bootstrap_and_foreign_files_are_ignored(isolated):
+    folder = isolated / "env" / "3dxtalker"
+    bundled = assets.BUNDLED_CHECKPOINTS / "3dxtalker_bootstrap.safetensors"
+    # Fresh install: only the bundled bootstrap.
+    assert assets.find_asset("generator") == bundled
+    # A copy of the bootstrap in the model folder does not count as trained; foreign safetensors are skipped.
+    _fake_checkpoint(folder / "3dxtalker_bootstrap.safetensors")
+    _fake_checkpoint(folder / "model.safetensors", fmt=None)
+    _fake_checkpoint(folder / "wavlm-base-plus" / "model.safetensors")          # inside an encoder folder
+    (folder / "broken.safetensors").write_bytes(b"\x00" * 3)
+    assert assets.is_bootstrap_checkpoint(assets.find_asset("generator"))
+    # Any trained checkpoint wins over a bootstrap; what `train` writes wins over other names.
+    mine = _fake_checkpoint(folder / "my_run.safetensors")
+    assert assets.find_asset("generator") == mine
+    trained = _fake_checkpoint(isolated / "cache" / "x3dtalker" / "models" / "3dxtalker" / "generator.safetensors")
+    assert assets.find_asset("generator") == trained
+    ranked = assets.generator_checkpoints()
+    assert ranked[:2] == [trained, mine] and bundled in ranked
+    assert all(p.name != "model.safetensors" and p.name != "broken.safetensors" for p in ranked)
+
+
+def test_header_reader_needs_no_weights(tmp_path):
+    path = _fake_checkpoint(tmp_path / "a.safetensors")
+    assert assets.safetensors_metadata(path) == {"format": "x3dtalker-generator"}
+    assert assets.safetensors_metadata(tmp_path / "missing.safetensors") is None
+    (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 16)
+    assert assets.safetensors_metadata(tmp_path / "junk.safetensors") is None

@@ -13,7 +13,9 @@ file, every folder searched, where to get it and its license.
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +88,7 @@ ASSETS: dict[str, Asset] = {
             f"{FLAME_SITE} or DECA data folder", FLAME_LICENSE,
         ),
         Asset(
-            "generator", "3dxtalker", ("3dxtalker_bootstrap.safetensors", "3dxtalker.safetensors"),
+            "generator", "3dxtalker", ("generator.safetensors", "3dxtalker.safetensors", "*.safetensors"),
             "3DXTalker flow-matching generator checkpoint (safetensors + JSON config)",
             "trained with `python -m x3dtalker_core train`; a bootstrap checkpoint ships with the pack",
             "MIT (this project)", bundled="checkpoints/3dxtalker_bootstrap.safetensors",
@@ -180,9 +182,75 @@ def default_install_dir(folder: str) -> Path:
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+BUNDLED_CHECKPOINTS = PACKAGE_DIR / "checkpoints"
+GENERATOR_FORMAT = "x3dtalker-generator"
+BOOTSTRAP_PREFIX = "3dxtalker_bootstrap"
+
+
+def safetensors_metadata(path: str | os.PathLike) -> dict[str, str] | None:
+    """The ``__metadata__`` of a ``.safetensors`` file from its header alone (no weights read, no torch).
+
+    Returns None for anything that is not a readable safetensors file.
+    """
+    try:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            if size > 64 * 1024 * 1024:
+                return None
+            header = json.loads(f.read(size))
+    except (OSError, struct.error, ValueError):
+        return None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+def is_generator_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a 3DXTalker generator checkpoint (by its header; encoder weights etc. are not)."""
+    meta = safetensors_metadata(path)
+    return meta is not None and meta.get("format") == GENERATOR_FORMAT
+
+
+def is_bootstrap_checkpoint(path: str | os.PathLike) -> bool:
+    """A bootstrap checkpoint (the one shipped with the pack, wherever a copy of it lies)."""
+    return Path(path).name.startswith(BOOTSTRAP_PREFIX)
+
+
+def generator_checkpoints() -> list[Path]:
+    """Every generator checkpoint installed, the one to use by default first.
+
+    Trained checkpoints beat bootstrap ones wherever they lie: ``generator.safetensors`` (what
+    ``train`` writes) and ``3dxtalker.safetensors`` first, then any other generator checkpoint, newest
+    first, each in folder search order; then bootstrap checkpoints (copies in a model folder before the
+    ones bundled with the pack). Only files directly in a ``3dxtalker`` folder count, and only those whose
+    header says they are generator checkpoints.
+    """
+    preferred = ASSETS["generator"].candidates[:-1]
+    trained: list[tuple[tuple, Path]] = []
+    bootstrap: list[tuple[tuple, Path]] = []
+    seen: set[Path] = set()
+    folders = [f for f in search_folders("3dxtalker") if f.resolve() != BUNDLED_CHECKPOINTS] + [BUNDLED_CHECKPOINTS]
+    for rank, folder in enumerate(folders):
+        if not folder.is_dir():
+            continue
+        for p in folder.glob("*.safetensors"):
+            key = p.resolve()
+            if key in seen or not p.is_file() or not is_generator_checkpoint(p):
+                continue
+            seen.add(key)
+            if is_bootstrap_checkpoint(p):
+                # The bundled default first: a stale copy of an older bootstrap must not shadow a newer one.
+                bundled_default = Path(ASSETS["generator"].bundled or "").name
+                bootstrap.append(((p.name != bundled_default, rank, -p.stat().st_mtime, p.name), p))
+            else:
+                order = preferred.index(p.name) if p.name in preferred else len(preferred)
+                trained.append(((order, rank, -p.stat().st_mtime, p.name), p))
+    return [p for _, p in sorted(trained, key=lambda x: x[0])] + [p for _, p in sorted(bootstrap, key=lambda x: x[0])]
 
 
 def _lookup(asset: Asset) -> Path | None:
+    if asset.name == "generator":
+        found = generator_checkpoints()
+        return found[0] if found else None
     for root in search_folders(asset.folder):
         for name in asset.candidates:
             p = root / name
@@ -245,7 +313,7 @@ def asset_status() -> list[AssetStatus]:
         note = ""
         if asset.name == "flame_model" and path is not None and path.name == "flame_dev.npz":
             note = "development head: stand-in shape/expression bases, not FLAME's PCA (dev/tests only)"
-        elif asset.bundled and path == PACKAGE_DIR / asset.bundled:
-            note = "bundled bootstrap checkpoint (trained on synthetic speech; see its model card)"
+        elif asset.name == "generator" and path is not None and is_bootstrap_checkpoint(path):
+            note = "bootstrap checkpoint bundled with the pack (trained on synthetic speech; see its model card)"
         rows.append(AssetStatus(asset, path, note))
     return rows

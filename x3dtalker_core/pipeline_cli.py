@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     for path in report["files"]:
         print(path)
+    used = report["assets"]
+    dev = " (development head, not FLAME's PCA bases)" if used.get("flame_is_development_head") else ""
+    print(f"checkpoint: {used.get('checkpoint_path') or used['checkpoint']}; FLAME model: {used['flame_model']}{dev}")
     t = report["timings"]
     print(f"{report['frames']} frames ({report['duration_s']:.1f} s) in {t['total_s']:.1f} s; "
           f"generator {report['generate_fps']:.0f} frames/s")

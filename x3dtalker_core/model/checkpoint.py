@@ -25,7 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .. import __version__
-from ..assets import find_asset, search_folders
+from ..assets import BUNDLED_CHECKPOINTS, find_asset, generator_checkpoints, search_folders
 from ..errors import InvalidFileError, X3DError
 from ..io_utils import atomic_path
 from .config import GeneratorConfig
@@ -66,7 +66,7 @@ def resolve_checkpoint(path_or_name: str | os.PathLike | None) -> Path:
     if p.is_dir():
         raise X3DError(f"checkpoint {p} is a folder; pass the .safetensors file inside it")
     if len(p.parts) == 1:
-        for folder in search_folders("3dxtalker"):
+        for folder in [*search_folders("3dxtalker"), BUNDLED_CHECKPOINTS]:
             for name in (p.name, p.name + SUFFIX):
                 if (folder / name).is_file():
                     return folder / name
@@ -75,11 +75,11 @@ def resolve_checkpoint(path_or_name: str | os.PathLike | None) -> Path:
 
 
 def available_checkpoints() -> list[str]:
-    """File names of ``*.safetensors`` in every ``3dxtalker`` model folder (for a node dropdown)."""
+    """File names of every installed generator checkpoint, the default first (see ``generator_checkpoints``)."""
     names: list[str] = []
-    for folder in search_folders("3dxtalker"):
-        if folder.is_dir():
-            names.extend(sorted(p.name for p in folder.glob("*" + SUFFIX) if p.name not in names))
+    for p in generator_checkpoints():
+        if p.name not in names:
+            names.append(p.name)
     return names
 
 

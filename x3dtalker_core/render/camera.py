@@ -83,11 +83,11 @@ class Camera:
         """Index into this camera's arrays for clip frame ``t`` (a single camera serves every frame)."""
         return 0 if self.num_frames == 1 else t
 
-    def slice(self, start: int, stop: int) -> Camera:
-        """The cameras of clip frames ``start:stop`` (a single camera is returned as is)."""
+    def slice(self, start: int, stop: int, step: int = 1) -> Camera:
+        """The cameras of clip frames ``start:stop:step`` (a single camera is returned as is)."""
         if self.num_frames == 1:
             return self
-        sl = slice(start, stop)
+        sl = slice(start, stop, step)
         return Camera(
             self.kind,
             self.view[sl],

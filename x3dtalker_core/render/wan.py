@@ -166,3 +166,90 @@ def prepare_for_wan(
     fitted = fit_frame_count(resampled, count)
     clip_audio = None if audio is None else fit_audio(audio, sample_rate, count, preset.fps)
     return WanClip(fitted, preset.fps, clip_audio, min(resampled.shape[0], count))
+
+
+WAN_TRAINED_FRAMES = 81
+"""Wan 2.2 Fun-Control was trained on 81-frame clips; longer single windows lose quality."""
+
+
+@dataclass(frozen=True)
+class WanWindow:
+    """One fixed-length window of a long clip, at the preset's frame rate.
+
+    Attributes:
+        index: 0-based window number.
+        count: how many windows cover the clip.
+        start: first frame of the window in the resampled clip.
+        length: frames in the window (4n+1).
+        fps: the preset's frame rate.
+    """
+
+    index: int
+    count: int
+    start: int
+    length: int
+    fps: float
+
+    @property
+    def start_s(self) -> float:
+        """Where the window starts in the driving audio, in seconds."""
+        return self.start / self.fps
+
+
+def wan_windows(num_frames: int, length: int = WAN_TRAINED_FRAMES) -> tuple[int, int]:
+    """(window length, number of windows) that cover ``num_frames`` resampled frames back to back.
+
+    The window length is ``length`` snapped up to 4n+1.
+    """
+    if length < 1:
+        raise X3DError(f"window length must be positive, got {length}")
+    window = wan_frame_count(1, int(length), "pad")
+    return window, max(1, -(-int(num_frames) // window))
+
+
+def prepare_wan_window(
+    frames: np.ndarray,
+    fps: float,
+    preset: WanPreset | str,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 16000,
+    length: int = WAN_TRAINED_FRAMES,
+    index: int = 0,
+    mode: str = "pad",
+) -> tuple[WanClip, WanWindow]:
+    """Window ``index`` of ``frames`` (T, ...) resampled to the preset's rate, with its audio segment.
+
+    Windows of ``length`` (snapped to 4n+1) frames follow each other without overlap, so window k starts
+    at ``k * length / preset.fps`` seconds and its audio is that stretch of the driving audio. The last
+    window is padded by holding the last pose (``pad``) or cut to the 4n+1 frames that carry motion
+    (``trim``). Only the window's frames are materialised.
+
+    Raises:
+        X3DError: ``index`` is not one of the clip's windows (the message says how many there are).
+    """
+    preset = get_wan_preset(preset) if isinstance(preset, str) else preset
+    total = resampled_count(frames.shape[0], fps, preset.fps)
+    window, count = wan_windows(total, length)
+    if not 0 <= index < count:
+        raise X3DError(f"window {index} does not exist: this clip has {count} window(s) of {window} frames at "
+                       f"{preset.fps:g} fps (0..{count - 1})")
+    start = index * window
+    # Source frames that cover the window (+1 for interpolation), so a long clip is never resampled whole.
+    src_lo = int(np.floor(start * fps / preset.fps))
+    src_hi = min(frames.shape[0], int(np.ceil((start + window) * fps / preset.fps)) + 2)
+    pos = np.clip(np.arange(start, min(start + window, total)) * (fps / preset.fps), 0.0, frames.shape[0] - 1) - src_lo
+    part = frames[src_lo:src_hi]
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, part.shape[0] - 1)
+    w = (pos - lo).reshape((-1,) + (1,) * (frames.ndim - 1))
+    motion = (part[lo] * (1.0 - w) + part[hi] * w).astype(frames.dtype if np.issubdtype(frames.dtype, np.floating)
+                                                          else np.float32)
+    n_motion = motion.shape[0]
+    n_out = wan_frame_count(n_motion, 1, "trim") if (mode == "trim" and n_motion < window) else window
+    fitted = fit_frame_count(motion, n_out)
+    clip_audio = None
+    if audio is not None:
+        a0 = int(round(start * sample_rate / preset.fps))
+        clip_audio = fit_audio(np.asarray(audio, np.float32).reshape(-1)[a0:], sample_rate, n_out, preset.fps)
+    return (WanClip(fitted, preset.fps, clip_audio, min(n_motion, n_out)),
+            WanWindow(index, count, start, n_out, float(preset.fps)))
