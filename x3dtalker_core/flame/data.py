@@ -33,6 +33,8 @@ class FlameData:
         source: file the data came from.
         is_dev_model: True for the development stand-in head (``flame_dev.npz``).
         sha256: digest of the source file (cache keys).
+        expression_names: names of the expression directions where the file names them (the
+            development head's ``x3d_dev_expression_names``: ARKit shapes); empty for FLAME's PCA.
     """
 
     v_template: np.ndarray
@@ -45,6 +47,7 @@ class FlameData:
     source: str = ""
     is_dev_model: bool = False
     sha256: str = ""
+    expression_names: tuple[str, ...] = ()
 
     @property
     def num_vertices(self) -> int:
@@ -125,7 +128,8 @@ def flame_data_from_arrays(arrays: Mapping[str, Any], source: str = "<arrays>", 
         _check(bool(np.all(np.isfinite(a))), source, f"{name} contains NaN or infinite values")
 
     is_dev = bool(np.asarray(arrays.get("x3d_dev_model", 0)).item()) if "x3d_dev_model" in arrays else False
-    return FlameData(v_template, faces, shapedirs, posedirs, j_reg, weights, parents, source, is_dev, sha256)
+    names = tuple(str(n) for n in np.asarray(arrays.get("x3d_dev_expression_names", ())).reshape(-1))
+    return FlameData(v_template, faces, shapedirs, posedirs, j_reg, weights, parents, source, is_dev, sha256, names)
 
 
 def _file_sha256(path: Path) -> str:

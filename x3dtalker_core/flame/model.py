@@ -47,6 +47,7 @@ class FlameModel(nn.Module):
         self.source = data.source
         self.sha256 = data.sha256
         self.is_dev_model = data.is_dev_model
+        self.expression_names = data.expression_names
         self.n_shape = min(n_shape, data.num_shape)
         self.n_exp = min(n_exp, data.num_expression)
         n_verts, n_joints = data.num_vertices, data.num_joints
