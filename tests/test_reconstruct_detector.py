@@ -97,3 +97,32 @@ def test_astronaut_photo(rec):
     r = reconstruct_reference(path, reconstructor=rec)
     assert r.image_size == (512, 512)
     assert r.residual_px < 3.0
+
+
+def test_mesh_ibug68_points_match_flames_68_landmarks(rec, masks):
+    """The face-mesh stand-ins for the 68 iBUG landmarks (EMOCA's crop) sit where FLAME's own 68-point
+    embedding projects on a rendered head, and EMOCA's crop from them matches the crop from the truth."""
+    from x3dtalker_core.reconstruct.detector import MESH_TO_IBUG68
+    from x3dtalker_core.reconstruct.fitter import emoca_crop
+    from x3dtalker_core.reconstruct.overlay import project_orthographic
+
+    assert len(set(MESH_TO_IBUG68.tolist())) == 68 and MESH_TO_IBUG68.max() < 468
+    pose = [0.05, 0.15, 0.0, 0.1, 0.0, 0.0]
+    img = render(rec, masks, pose)
+    faces = rec.detector.detect(img)
+    mesh = rec.detector.face_mesh(img, faces[0])
+    with torch.no_grad():
+        v = rec.model(pose=torch.tensor(pose, dtype=torch.float32)[None])
+        truth = rec.model.landmarks68(v)[0].numpy()
+    truth = project_orthographic(truth, np.array([4.5, 0.0, 0.0]), np.array([0.0, 0.0, 384.0]))[:, :2]
+    ours = mesh.ibug68
+    face = emoca_crop(truth)[2]
+    inner = np.linalg.norm(ours[17:] - truth[17:], axis=1) / face  # brows, nose, eyes, lips
+    assert np.median(inner) < 0.02 and inner.max() < 0.06, inner.round(3)
+    jaw = np.linalg.norm(ours[:17] - truth[:17], axis=1) / face
+    assert np.median(jaw) < 0.04 and jaw.max() < 0.08, jaw.round(3)
+    crop, crop_truth = emoca_crop(ours), emoca_crop(truth)
+    assert abs(crop[2] - crop_truth[2]) / face < 0.06
+    assert np.abs(crop[:2] + crop[2] / 2 - crop_truth[:2] - crop_truth[2] / 2).max() / face < 0.05
+    # the 468-point box reaches the forehead: a different, taller box than EMOCA's
+    assert emoca_crop(mesh.points)[2] > crop[2] * 1.05

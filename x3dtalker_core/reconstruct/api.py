@@ -208,7 +208,7 @@ class LandmarkReconstructor:
         from .fitter import fit_landmarks
 
         targets = mesh.points[self.mesh_indices, :2]
-        crop = emoca_crop(mesh.points[:, :2])
+        crop = emoca_crop(mesh.ibug68)
         fit = fit_landmarks(self.head, targets, crop=crop, settings=self.settings)
         angles = _check_pose(fit.pose)
         shape = np.zeros(N_SHAPE, np.float32)
@@ -249,7 +249,7 @@ class EmocaReconstructor:
         report = progress or (lambda f, m: None)
         report(0.05, "detecting face")
         face, mesh, count = detect_face_mesh(image, self.detector, face_index)
-        crop = emoca_crop(mesh.points[:, :2], scale=CROP_SCALE).astype(np.float32)
+        crop = emoca_crop(mesh.ibug68, scale=CROP_SCALE).astype(np.float32)
         report(0.4, "running EMOCA")
         codes = self.emoca(emoca_input(image, crop))
         shape = np.zeros(N_SHAPE, np.float32)

@@ -10,13 +10,14 @@ Linear(1024, out)``:
 * ``E_detail``: the 128-d detail code.
 
 Input: the 224x224 RGB crop in [0, 1] (no mean/std normalisation), cropped like EMOCA's test
-loader: the landmark box's mean side x 1.1 x 1.25, centred on the box. Output cam is EMOCA's
+loader: the box of the 68 iBUG landmarks, its mean side x 1.1 x 1.25, centred on the box. Output cam is EMOCA's
 orthographic camera for that crop (our :mod:`.fitter` uses the same convention).
 
 Model folder (asset ``emoca``, ``EMOCA_v2_lr_mse_20/`` from the EMOCA download)::
 
     EMOCA_v2_lr_mse_20/cfg.yaml                          (optional: n_* sizes, exp_deca_* flags)
-    EMOCA_v2_lr_mse_20/detail/checkpoints/*.ckpt         (PyTorch Lightning checkpoint)
+    EMOCA_v2_lr_mse_20/detail/checkpoints/**/*.ckpt      (PyTorch Lightning checkpoint; the lowest
+                                                         loss in the name wins, as EMOCA's loader picks)
 
 Key mapping: the checkpoint's ``state_dict`` keys ``deca.E_flame.*``, ``deca.E_expression.*`` and
 ``deca.E_detail.*`` load into this module's ``E_flame``, ``E_expression`` and ``E_detail`` with the
@@ -289,19 +290,57 @@ def map_emoca_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def checkpoint_loss(path: Path) -> float | None:
+    """The validation loss Lightning wrote into a checkpoint's name, or None.
+
+    The value is what follows the last ``=`` of the file stem: ``dataloader_idx_0=3.25521111.ckpt``
+    (Lightning turns the ``/`` of ``val_loss/dataloader_idx_0`` into a folder) gives 3.25521111.
+    ``last.ckpt`` and names without a number give None.
+    """
+    stem = path.stem
+    if stem == "last" or "=" not in stem:
+        return None
+    try:
+        return float(stem.rsplit("=", 1)[1])
+    except ValueError:
+        return None
+
+
+def best_checkpoint(folder: Path) -> Path | None:
+    """The checkpoint under ``folder`` (searched recursively) with the lowest loss in its name.
+
+    EMOCA's own loader picks its checkpoints this way ("best" mode): ``last.ckpt`` and names
+    without a loss are skipped, and on equal losses the later one in sorted order wins. When no name
+    carries a loss, the last one in sorted order is taken.
+    """
+    found = sorted(folder.rglob("*.ckpt"))
+    if not found:
+        return None
+    scored = [(loss, p) for p in found if (loss := checkpoint_loss(p)) is not None]
+    if not scored:
+        return found[-1]
+    best = min(loss for loss, _ in scored)
+    return [p for loss, p in scored if loss == best][-1]
+
+
 def find_emoca_checkpoint(folder: Path) -> Path:
-    """The detail-stage checkpoint of an EMOCA model folder (coarse as a fallback)."""
+    """The checkpoint of an EMOCA model folder: the best detail-stage one, else the best coarse one.
+
+    The published ``EMOCA_v2_lr_mse_20`` stores it at
+    ``detail/checkpoints/deca-epoch=10-val_loss/dataloader_idx_0=3.25521111.ckpt``.
+    """
     if folder.is_file():
         return folder
     for stage in ("detail", "coarse"):
-        found = sorted((folder / stage / "checkpoints").glob("*.ckpt"))
-        if found:
-            return found[-1]
+        stage_dir = folder / stage / "checkpoints"
+        found = best_checkpoint(stage_dir) if stage_dir.is_dir() else None
+        if found is not None:
+            return found
     found = sorted(folder.glob("*.ckpt")) + sorted(folder.glob("*.pt"))
     if found:
         return found[-1]
     raise AssetNotFoundError(
-        f"no EMOCA checkpoint in {folder}: expected detail/checkpoints/*.ckpt (the EMOCA_v2_lr_mse_20 download)"
+        f"no EMOCA checkpoint in {folder}: expected detail/checkpoints/**/*.ckpt (the EMOCA_v2_lr_mse_20 download)"
     )
 
 
@@ -335,9 +374,27 @@ def load_emoca(path: str | Path | None = None, config: EmocaConfig | None = None
 
 
 def emoca_input(image: np.ndarray, crop: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 + square crop (x0, y0, size) -> (1, 3, 224, 224) float in [0, 1]."""
-    from .detector import sample_roi
+    """(H, W, 3) uint8 + square crop (x0, y0, size) -> (1, 3, 224, 224) float RGB in [0, 1].
+
+    Resampled as EMOCA's test loader does: the similarity that maps the crop's corners onto pixels 0
+    and 223, bilinear, black outside the photo. ``crop`` is in the detector's pixel coordinates
+    (pixel centres at +0.5), EMOCA's are array indices, hence the half-pixel shift.
+    """
+    from scipy.ndimage import map_coordinates
 
     x0, y0, size = (float(c) for c in crop)
-    patch = sample_roi(image, (x0 + size / 2.0, y0 + size / 2.0, size, 0.0), CROP_SIZE)
-    return torch.from_numpy(patch).permute(2, 0, 1)[None].contiguous()
+    step = size / (CROP_SIZE - 1)
+    grid = np.arange(CROP_SIZE, dtype=np.float64) * step
+    ys, xs = y0 - 0.5 + grid, x0 - 0.5 + grid
+    # Only the window the crop reads is converted (a face in an 8k photo reads a small part of it).
+    h, w = image.shape[:2]
+    r0, c0 = int(np.clip(np.floor(ys[0]) - 1, 0, h)), int(np.clip(np.floor(xs[0]) - 1, 0, w))
+    r1, c1 = int(np.clip(np.ceil(ys[-1]) + 2, 0, h)), int(np.clip(np.ceil(xs[-1]) + 2, 0, w))
+    if r1 <= r0 or c1 <= c0:
+        raise X3DError(f"the EMOCA crop {tuple(round(c, 1) for c in crop)} lies outside the {w}x{h} image")
+    rows = (ys - r0)[:, None].repeat(CROP_SIZE, 1)
+    cols = (xs - c0)[None, :].repeat(CROP_SIZE, 0)
+    src = np.asarray(image[r0:r1, c0:c1], np.float64) / 255.0
+    out = np.stack([map_coordinates(src[:, :, ch], [rows, cols], order=1, mode="grid-constant", cval=0.0)
+                    for ch in range(3)])
+    return torch.from_numpy(np.clip(out, 0.0, 1.0).astype(np.float32))[None].contiguous()

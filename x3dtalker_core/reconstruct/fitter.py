@@ -132,11 +132,13 @@ class LandmarkFit:
 def emoca_crop(points: np.ndarray, scale: float = 1.25) -> np.ndarray:
     """EMOCA's square face crop from landmarks: (x0, y0, size) in pixels.
 
-    The landmark box's mean side x 1.1 (EMOCA's 'mediapipe'/'kpt68' box), times ``scale``, centred on
-    the box centre.
+    EMOCA's test loader boxes a face from its 68 iBUG landmarks (FAN's ``kpt68`` box), so give it
+    (68, 2) points such as :attr:`~.detector.FaceMesh.ibug68`: the points' bounding box, its mean side
+    x 1.1, times ``scale`` and truncated to whole pixels, centred on the box centre.
     """
-    lo, hi = points[:, :2].min(0), points[:, :2].max(0)
-    size = float(((hi - lo).sum() / 2.0) * 1.1 * scale)
+    pts = np.asarray(points, np.float64)[:, :2]
+    lo, hi = pts.min(0), pts.max(0)
+    size = float(int(((hi - lo).sum() / 2.0) * 1.1 * scale))
     centre = (lo + hi) / 2.0
     return np.array([centre[0] - size / 2.0, centre[1] - size / 2.0, size], np.float64)
 
