@@ -64,18 +64,26 @@ def test_extrema_sit_on_modulation_peaks_and_troughs():
     idx = envelope_extrema(amp)
     assert idx[0] == 0 and idx[-1] == 99
     inner = idx[1:-1]
-    # sin peaks at t = 0.125 + 0.5 k s (frame 3.125 + 12.5 k), troughs at 0.375 + 0.5 k s
+    # sin peaks at t = 0.125 + 0.5 k s (frame 3.125 + 12.5 k), troughs at 0.375 + 0.5 k s; extrema
+    # closer than min_gap (3) to an end are dropped
     expected = np.sort(np.concatenate([3.125 + 12.5 * np.arange(8), 9.375 + 12.5 * np.arange(8)]))
-    expected = expected[(expected > 1) & (expected < 98)]
+    expected = expected[(expected > 2.5) & (expected < 97)]
     assert len(inner) == len(expected)
     assert np.abs(inner - expected).max() <= 1.0
-    # without the ends, and with a spacing larger than the period, fewer anchors
-    assert len(envelope_extrema(amp, include_ends=False)) == len(expected)
-    assert len(envelope_extrema(amp, min_distance=20)) < len(idx)
+    # a spacing larger than the half period keeps fewer anchors; a small max_gap adds anchors
+    assert len(envelope_extrema(amp, min_gap=8)) < len(idx)
+    assert np.diff(envelope_extrema(amp, max_gap=4)).max() <= 4
+
+
+def test_extrema_fill_long_silences_and_handle_tiny_clips():
+    gaps = np.diff(envelope_extrema(np.zeros(200), max_gap=50))
+    assert gaps.max() <= 50 and gaps.sum() == 199
+    assert envelope_extrema(np.zeros(1)).tolist() == [0]
+    assert envelope_extrema(np.zeros(2)).tolist() == [0, 1]
 
 
 @pytest.mark.parametrize("shape", [(7,), (7, 1)])
 def test_extrema_accept_flat_and_column_arrays(shape):
     a = np.array([0, 1, 0, 1, 0, 1, 0], np.float32).reshape(shape)
-    out = envelope_extrema(a, min_distance=1, smooth=1)
+    out = envelope_extrema(a, min_gap=1, smooth=1)
     assert out.tolist() == list(range(7))

@@ -1,4 +1,5 @@
-"""Amplitude: Hilbert envelope ``|analytic(x)|`` (paper Eq. 5 input), frame means, and its extrema.
+"""Amplitude: Hilbert envelope ``|analytic(x)|`` (paper Eq. 5 input), frame means, and its extrema
+(the noise anchors).
 
 The analytic signal is computed in overlapping chunks, so a 10-minute clip never needs one
 9.6-million-point FFT; the Hilbert kernel decays as 1/n, so one second of context on each side
@@ -50,46 +51,50 @@ def frame_amplitude(envelope: np.ndarray, samples_per_frame: int = SAMPLES_PER_F
     return env[: t * samples_per_frame].reshape(t, samples_per_frame).mean(axis=1, keepdims=True)
 
 
-def envelope_extrema(
-    amplitude: np.ndarray,
-    min_distance: int = 5,
-    prominence: float = 0.05,
-    smooth: int = 3,
-    include_ends: bool = True,
-) -> np.ndarray:
-    """Frame indices of the local maxima and minima of the per-frame amplitude (noise anchors).
+def envelope_extrema(amplitude: np.ndarray, min_gap: int = 3, max_gap: int = 50, smooth: int = 3) -> np.ndarray:
+    """Noise-anchor frames: the extrema of the per-frame amplitude plus both ends (paper §3.2, SPEC §3).
 
-    Paper §3.2: the generator's initial noise is anchored at the extrema of the amplitude
-    envelope, plus the sequence ends, and linearly interpolated in between.
+    The paper anchors the generator's initial noise at the extrema of the amplitude envelope (plus
+    the sequence ends) and interpolates linearly in between; this is the one implementation of that
+    rule (``model.flow.anchor_frames`` calls it for ``flow.anchors = envelope``). Steps:
+
+    1. moving average of ``smooth`` frames (edge-padded), so sample noise does not make extrema;
+    2. every local maximum (``>=`` left, ``>`` right) and minimum (``<=`` left, ``<`` right);
+    3. keep an extremum only when it is at least ``min_gap`` frames after the previous kept anchor
+       and before the last frame;
+    4. split every gap longer than ``max_gap`` frames evenly (a long silence has no extrema and
+       would otherwise be one long ramp between two anchors).
 
     Args:
-        amplitude: (T,) or (T, 1) per-frame amplitude (``AudioFeatures.amplitude``).
-        min_distance: minimum spacing between two peaks (or two troughs), in frames (5 = 0.2 s).
-        prominence: minimum prominence as a fraction of the clip's amplitude range; filters the
-            ripple of a steady tone and noise in silence.
-        smooth: width in frames of the moving average applied before the search (1 = none).
-        include_ends: add frames 0 and T-1.
-
+        amplitude: (T,) or (T, 1) per-frame amplitude (normalised or not: only its shape matters).
+        min_gap: smallest spacing of two anchors, frames (>= 1).
+        max_gap: largest spacing of two anchors, frames (>= min_gap).
+        smooth: moving-average width in frames (1 = none).
     Returns:
-        (K,) int64 sorted unique frame indices in [0, T).
+        (S,) sorted unique int64 frame indices, first 0 and last T - 1 ([0] when T <= 1).
     """
-    from scipy.signal import find_peaks
-
     a = np.asarray(amplitude, dtype=np.float64).reshape(-1)
-    t = a.size
-    if t == 0:
-        return np.zeros(0, dtype=np.int64)
-    if smooth > 1 and t >= smooth:
-        kernel = np.ones(smooth) / smooth
-        a = np.convolve(np.pad(a, (smooth // 2, smooth - 1 - smooth // 2), mode="edge"), kernel, mode="valid")
-    span = float(a.max() - a.min())
-    found: list[np.ndarray] = []
-    if span > 1e-8:
-        kw = dict(distance=max(1, int(min_distance)), prominence=prominence * span)
-        found.append(find_peaks(a, **kw)[0])
-        found.append(find_peaks(-a, **kw)[0])
-    if include_ends:
-        found.append(np.array([0, t - 1]))
-    if not found:
-        return np.zeros(0, dtype=np.int64)
-    return np.unique(np.concatenate(found).astype(np.int64))
+    t = a.shape[0]
+    if t <= 1:
+        return np.zeros(1, np.int64)
+    width = max(1, int(smooth))
+    smoothed = np.convolve(np.pad(a, (width // 2, width - 1 - width // 2), mode="edge"), np.ones(width) / width,
+                           "valid")
+    left, mid, right = smoothed[:-2], smoothed[1:-1], smoothed[2:]
+    is_max = (mid >= left) & (mid > right)
+    is_min = (mid <= left) & (mid < right)
+    extrema = np.flatnonzero(is_max | is_min) + 1
+    kept = [0]
+    for f in extrema:
+        if f - kept[-1] >= min_gap and (t - 1) - f >= min_gap:
+            kept.append(int(f))
+    kept.append(t - 1)
+    filled = [kept[0]]
+    for f in kept[1:]:
+        start = filled[-1]
+        gap = f - start
+        if gap > max_gap:
+            pieces = int(np.ceil(gap / max_gap))
+            filled.extend([int(round(start + gap * i / pieces)) for i in range(1, pieces)])
+        filled.append(int(f))
+    return np.unique(np.asarray(filled, np.int64))

@@ -1,16 +1,18 @@
 """Transformer building blocks: positional/timestep embeddings, attention, GEGLU, the DiT block.
 
 The block follows the authors' PixArt-style "adaLN-single" layout (one timestep MLP shared by all
-blocks, a learned per-block table added to its output; REFERENCE-NOTES §2.3) with three deliberate
-changes, all configurable or documented in ``model/network.py``:
+blocks, a learned per-block table added to its output; REFERENCE-NOTES §2.3). The ``improved``
+design changes, each a :class:`~.config.ModelConfig` switch (``paper`` turns them all off):
 
 * adaLN-zero initialisation (SPEC §3) instead of random gates;
 * the cross-attention query is layer-normalised, query and keys carry positions, and an optional
   ALiBi-style distance bias makes heads local at several scales (the authors fed the raw residual
   stream, no positions, no bias; with features that carry no position of their own, such as
-  log-mel, frame t could hardly find its audio frame);
-* positions are computed on the fly, so windows of any length work (the authors' table stopped at
-  1000 frames = 40 s).
+  log-mel, frame t could hardly find its audio frame).
+
+Both: positions are computed on the fly, so windows of any length work (the authors' table stopped
+at 1000 frames = 40 s); their sin/cos channels are concatenated where the authors interleaved them,
+a fixed permutation of the hidden channels, so the two layouts span the same networks.
 """
 
 from __future__ import annotations
@@ -53,8 +55,14 @@ def frame_positions(num_frames: int, dim: int, device: torch.device, dtype: torc
     return sinusoidal_embedding(torch.arange(num_frames, device=device), dim).to(dtype)
 
 
+KeyValue = tuple[torch.Tensor, torch.Tensor]
+"""Projected, head-split keys and values of a context, each (B, H, S, D / H)."""
+
+
 class Attention(nn.Module):
-    """Multi-head attention (scaled dot product, no mask: full bidirectional attention over frames)."""
+    """Multi-head attention (fused ``scaled_dot_product_attention``, no mask: full bidirectional
+    attention over frames). q/k/v without bias, output projection with bias, then dropout (as the
+    authors' diffusers ``Attention``)."""
 
     def __init__(self, dim: int, heads: int, context_dim: int | None = None, dropout: float = 0.0):
         super().__init__()
@@ -66,25 +74,31 @@ class Attention(nn.Module):
         self.to_out = nn.Linear(dim, dim)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                key: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, D) queries; context (B, S, Dc) values (default x); key (B, S, Dc) keys (default context);
+    def _split(self, z: torch.Tensor) -> torch.Tensor:
+        b, s, d = z.shape
+        return z.view(b, s, self.heads, d // self.heads).transpose(1, 2)
+
+    def project_kv(self, key: torch.Tensor, value: torch.Tensor) -> KeyValue:
+        """key, value (B, S, Dc) -> :data:`KeyValue`. Independent of the queries: for a fixed context
+        (the audio tokens of a window) compute it once and reuse it at every ODE step."""
+        return self._split(self.to_k(key)), self._split(self.to_v(value))
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, key: torch.Tensor | None = None,
+                bias: torch.Tensor | None = None, kv: KeyValue | None = None) -> torch.Tensor:
+        """x (B, T, D) queries; context (B, S, Dc) values (default x); key (B, S, Dc) keys (default
+        context); kv: precomputed :meth:`project_kv` (then context and key are not used);
         bias (H, T, S) additive attention bias or None."""
-        context = x if context is None else context
-        key = context if key is None else key
         b, t, d = x.shape
-        h = self.heads
-
-        def split(z: torch.Tensor) -> torch.Tensor:
-            return z.view(b, z.shape[1], h, d // h).transpose(1, 2)
-
-        out = F.scaled_dot_product_attention(split(self.to_q(x)), split(self.to_k(key)), split(self.to_v(context)),
-                                             attn_mask=bias)
+        if kv is None:
+            context = x if context is None else context
+            kv = self.project_kv(context if key is None else key, context)
+        out = F.scaled_dot_product_attention(self._split(self.to_q(x)), kv[0], kv[1], attn_mask=bias)
         return self.dropout(self.to_out(out.transpose(1, 2).reshape(b, t, d)))
 
 
 class GEGLU(nn.Module):
-    """Feed-forward with a GELU-gated linear unit (inner width ``mult * dim``)."""
+    """Feed-forward with a GELU-gated linear unit (inner width ``mult * dim``); dropout after the gate
+    (diffusers ``FeedForward``; the block's residual is not dropped)."""
 
     def __init__(self, dim: int, mult: int, dropout: float):
         super().__init__()
@@ -95,45 +109,70 @@ class GEGLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         value, gate = self.proj_in(x).chunk(2, dim=-1)
-        return self.dropout(self.proj_out(self.dropout(value * F.gelu(gate))))
+        return self.proj_out(self.dropout(value * F.gelu(gate)))
 
 
 class DiTBlock(nn.Module):
     """Timestep-modulated transformer block over frames, optionally cross-attending to a context.
 
-    Per block::
+    Per block (``positioned`` cross-attention; the authors' layout uses ``x`` as the query and the
+    context as keys)::
 
         (shift1, scale1, gate1, shift2, scale2, gate2) = table + c        # c: shared timestep MLP
         x = x + gate1 * SelfAttn(LN(x) * (1 + scale1) + shift1 + PE)
-        x = x + CrossAttn(LN(x) + PE, keys = context + PE, values = context)   # if context
+        x = x + CrossAttn(LN(x) + PE, keys = context + PE, values = context)   # if cross
+        x = x + SelfAttn2(x)                                                    # if double_self_attention
         x = x + gate2 * FF(LN(x) * (1 + scale2) + shift2)
+
+    Args:
+        cross: cross-attend to a context of width ``context_dim`` (default ``dim``).
+        positioned: normalised, positioned query and positioned keys (else the authors' raw ones).
+        double_self_attention: without ``cross``, a second, ungated self-attention on the residual
+            stream (the authors' identity-head block).
+        adaln_zero: zero modulation table (else random, std 1/sqrt(dim), as PixArt).
     """
 
-    def __init__(self, dim: int, heads: int, ff_mult: int, dropout: float, cross: bool, adaln_zero: bool):
+    def __init__(self, dim: int, heads: int, ff_mult: int, dropout: float, cross: bool, adaln_zero: bool,
+                 context_dim: int | None = None, positioned: bool = True, double_self_attention: bool = False):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.self_attn = Attention(dim, heads, dropout=dropout)
         self.cross = cross
+        self.positioned = positioned
         if cross:
-            self.norm_cross = nn.LayerNorm(dim)
-            self.cross_attn = Attention(dim, heads, dropout=dropout)
+            if positioned:
+                self.norm_cross = nn.LayerNorm(dim)
+            self.cross_attn = Attention(dim, heads, context_dim=context_dim, dropout=dropout)
+        self.double_self_attention = double_self_attention and not cross
+        if self.double_self_attention:
+            self.second_self_attn = Attention(dim, heads, dropout=dropout)
         self.norm2 = nn.LayerNorm(dim)
         self.ff = GEGLU(dim, ff_mult, dropout)
         table = torch.zeros(6, dim) if adaln_zero else torch.randn(6, dim) / math.sqrt(dim)
         self.modulation = nn.Parameter(table)
 
+    def context_kv(self, context: torch.Tensor, pos: torch.Tensor) -> KeyValue:
+        """Cross-attention keys/values of ``context`` (B, S, Dc); pos (>= S, D) frame positions."""
+        key = context + pos[: context.shape[1]] if self.positioned else context
+        return self.cross_attn.project_kv(key, context)
+
     def forward(self, x: torch.Tensor, cond: torch.Tensor, pos: torch.Tensor,
-                context: torch.Tensor | None = None, context_bias: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T, D); cond (B, 6, D) timestep modulation; pos (T, D); context (B, T, D) or None;
-        context_bias (H, T, T) cross-attention bias or None."""
+                context: torch.Tensor | None = None, context_bias: torch.Tensor | None = None,
+                context_kv: KeyValue | None = None) -> torch.Tensor:
+        """x (B, T, D); cond (B, 6, D) timestep modulation; pos (T, D); context (B, S, Dc) or its
+        precomputed :meth:`context_kv`; context_bias (H, T, S) cross-attention bias or None."""
         shift1, scale1, gate1, shift2, scale2, gate2 = (self.modulation[None] + cond).unsqueeze(2).unbind(1)
         h = self.norm1(x) * (1 + scale1) + shift1 + pos
         x = x + gate1 * self.self_attn(h)
         if self.cross:
-            if context is None:
-                raise ValueError("this block cross-attends and needs a context")
-            x = x + self.cross_attn(self.norm_cross(x) + pos, context=context, key=context + pos[: context.shape[1]],
-                                    bias=context_bias)
+            if context_kv is None:
+                if context is None:
+                    raise ValueError("this block cross-attends and needs a context")
+                context_kv = self.context_kv(context, pos)
+            query = self.norm_cross(x) + pos if self.positioned else x
+            x = x + self.cross_attn(query, kv=context_kv, bias=context_bias)
+        elif self.double_self_attention:
+            x = x + self.second_self_attn(x)
         h = self.norm2(x) * (1 + scale2) + shift2
         return x + gate2 * self.ff(h)
 
@@ -163,11 +202,11 @@ class TimestepEmbedding(nn.Module):
 
 
 class OutputHead(nn.Module):
-    """Linear -> GELU -> Linear projection from tokens to a velocity group."""
+    """[LayerNorm ->] Linear -> GELU -> Linear -> dropout, from tokens to a velocity group."""
 
-    def __init__(self, dim: int, out_dim: int, dropout: float, zero_init: bool):
+    def __init__(self, dim: int, out_dim: int, dropout: float, zero_init: bool, norm: bool = True):
         super().__init__()
-        self.norm = nn.LayerNorm(dim)
+        self.norm = nn.LayerNorm(dim) if norm else nn.Identity()
         self.net = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, out_dim))
         self.dropout = nn.Dropout(dropout)
         if zero_init:
@@ -199,6 +238,31 @@ class AmplitudeEncoder(nn.Module):
 
     def forward(self, amplitude: torch.Tensor) -> torch.Tensor:
         return self.norm(self.net(amplitude.transpose(1, 2)).transpose(1, 2))
+
+
+class EnvelopeEncoder(nn.Module):
+    """The authors' amplitude path: raw sample envelope (B, T, S) -> tokens (B, T, D).
+
+    Each frame's S = 640 envelope samples are the input channels of three dilated temporal
+    convolutions (dilations 1, 2, 4; widths S -> 2D/3 -> D -> D, i.e. 640 -> 512 -> 768 -> 768 at
+    D = 768), each followed by BatchNorm and ReLU, then a 3-frame average pool and LayerNorm
+    (REFERENCE-NOTES §2.2 step 2).
+    """
+
+    def __init__(self, dim: int, kernel: int, samples: int):
+        super().__init__()
+        mid = max(2 * dim // 3, 1)
+        pad = kernel // 2
+        self.net = nn.Sequential(
+            nn.Conv1d(samples, mid, kernel, padding=pad, dilation=1), nn.BatchNorm1d(mid), nn.ReLU(),
+            nn.Conv1d(mid, dim, kernel, padding=2 * pad, dilation=2), nn.BatchNorm1d(dim), nn.ReLU(),
+            nn.Conv1d(dim, dim, kernel, padding=4 * pad, dilation=4), nn.BatchNorm1d(dim), nn.ReLU(),
+            nn.AvgPool1d(3, stride=1, padding=1),
+        )
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, envelope: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.net(envelope.transpose(1, 2)).transpose(1, 2))
 
 
 class FeatureProjection(nn.Module):

@@ -118,7 +118,7 @@ def _parse_metadata(path: Path, metadata: dict[str, str]) -> tuple[GeneratorConf
     except (KeyError, json.JSONDecodeError) as exc:
         raise InvalidFileError(f"{path}: checkpoint config is missing or not valid JSON ({exc})") from None
     try:
-        config = GeneratorConfig.from_dict(config_dict)
+        config = GeneratorConfig.from_checkpoint_dict(config_dict)
     except X3DError as exc:
         raise InvalidFileError(f"{path}: invalid checkpoint config: {exc}") from None
     except TypeError as exc:

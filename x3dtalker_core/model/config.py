@@ -1,8 +1,17 @@
 """Generator configuration: architecture (:class:`ModelConfig`) and flow matching (:class:`FlowConfig`).
 
-Two presets: ``paper`` (paper §4 / Appendix B.2: 6 backbone blocks, hidden 768, 12 heads, 2 blocks per
-head) and ``small`` (same design, sized to train and sample quickly on a CPU). Every value is a plain
-dataclass field, so configs round-trip through YAML (training) and JSON (checkpoints).
+Presets (paper §4 / Appendix B.2 size: 6 backbone blocks, hidden 768, 12 heads, 2 blocks per head):
+
+* ``paper``: the paper's architecture as the authors' code builds it (REFERENCE-NOTES §2): PixArt
+  adaLN-single blocks with random gates, raw un-normalised cross-attention queries, the 640-sample
+  envelope CNN, raw linguistic features, LayerNorm'd emotion features, the absolute reference, the
+  identity head's double self-attention, output dropout 0.1;
+* ``improved``: same size with the project's changes (the :class:`ModelConfig` field defaults);
+* ``small``: the improved design sized to train and sample quickly on a CPU (the bundled checkpoint).
+
+Every value is a plain dataclass field, so configs round-trip through YAML (training) and JSON
+(checkpoints); keys that older checkpoints lack are read with the values those checkpoints were
+trained with (:data:`LEGACY_MODEL_VALUES`).
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from ..errors import X3DError
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of the flow-matching transformer (SPEC §3).
+    """Architecture of the flow-matching transformer (SPEC §3). Defaults: the ``improved`` preset.
 
     Attributes:
         hidden: token width D (paper 768).
@@ -28,12 +37,27 @@ class ModelConfig:
         dropout: dropout on attention and feed-forward outputs (authors 0.1).
         output_dropout: dropout on the predicted velocity itself (authors 0.1, a bug: it perturbs the
             regression output; default 0).
-        adaln_zero: zero-initialise the timestep modulation and output layers so every block starts as
-            the identity (SPEC §3: adaLN-zero; the authors' PixArt blocks started from random gates).
+        adaln_zero: zero-initialise the modulation table, the timestep MLP's last layer and the output
+            layers: the gated self-attention and feed-forward branches start switched off and the
+            velocity starts at zero; cross-attention is ungated, so blocks do not start as the
+            identity (SPEC §3 adaLN-zero; the authors' PixArt blocks: random table).
         velocity_skip: add a per-channel, timestep-dependent linear skip from x_t to the velocity
             (our addition; lets narrow models invert the 284-channel noise; False = authors' layout).
         cross_attention_bias: ALiBi-style distance bias on cross-attention to the frame-aligned audio
             features (our addition; False = authors' unbiased cross-attention).
+        cross_attention_positions: cross-attention query = LayerNorm(x) + positions and keys =
+            context + positions (ours); False = authors' raw residual query, keys = values = context.
+        feature_projection: linguistic and emotion features pass an MLP to width D before
+            cross-attention (ours); False = authors' raw linguistic features and LayerNorm'd emotion
+            features as keys/values (the attention projects them from their own width).
+        amplitude_input: ``frame`` (ours: one per-clip normalised value per frame, paper §3.2, into a
+            GELU dilated-conv stack) or ``envelope`` (authors: each frame's 640 raw envelope samples as
+            the channels of a BatchNorm/ReLU dilated-conv stack + average pooling).
+        reference_normalization: the reference frame is normalised by absolute-frame statistics
+            before its projection (ours); False = authors' absolute, un-normalised reference.
+        identity_double_attention: identity-head blocks have a second self-attention on the residual
+            stream in the cross-attention slot (authors' ``double_self_attention``).
+        output_norm: LayerNorm before each output MLP (ours; authors: none).
         timestep_dim: sinusoidal width of the timestep embedding before its MLP.
         amplitude_kernel: kernel of the three dilated temporal convolutions that embed the amplitude
             (dilations 1, 2, 4).
@@ -53,6 +77,12 @@ class ModelConfig:
     adaln_zero: bool = True
     velocity_skip: bool = True
     cross_attention_bias: bool = True
+    cross_attention_positions: bool = True
+    feature_projection: bool = True
+    amplitude_input: str = "frame"
+    reference_normalization: bool = True
+    identity_double_attention: bool = False
+    output_norm: bool = True
     timestep_dim: int = 256
     amplitude_kernel: int = 3
     linguistic_encoder: str = "mel"
@@ -73,6 +103,21 @@ class ModelConfig:
             raise X3DError(f"model.amplitude_kernel must be odd and >= 1, got {self.amplitude_kernel}")
         if self.timestep_dim % 2:
             raise X3DError(f"model.timestep_dim must be even, got {self.timestep_dim}")
+        if self.amplitude_input not in AMPLITUDE_INPUTS:
+            raise X3DError(f"model.amplitude_input must be one of {', '.join(AMPLITUDE_INPUTS)}, "
+                           f"got {self.amplitude_input!r}")
+
+
+AMPLITUDE_INPUTS = ("frame", "envelope")
+
+LEGACY_MODEL_VALUES: dict[str, object] = {
+    "cross_attention_positions": True, "feature_projection": True, "amplitude_input": "frame",
+    "reference_normalization": True, "identity_double_attention": False, "output_norm": True,
+}
+"""Values of model keys added after checkpoint format 1 was first written: a checkpoint whose JSON
+lacks one was trained with the value here (the only behaviour the code had then)."""
+
+EXPRESSION_SPACES = ("flame-pca", "arkit")
 
 
 @dataclass(frozen=True)
@@ -120,15 +165,20 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Everything needed to rebuild a generator: architecture, flow, and the training window length."""
+    """Everything needed to rebuild a generator: architecture, flow, the training window length and
+    the expression space its expression channels speak (``flame-pca`` or ``arkit``, see flame/arkit.py)."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     window: int = 250
+    expression_space: str = "flame-pca"
 
     def __post_init__(self) -> None:
         if self.window < 2:
             raise X3DError(f"window must be >= 2 frames, got {self.window}")
+        if self.expression_space not in EXPRESSION_SPACES:
+            raise X3DError(f"expression_space must be one of {', '.join(EXPRESSION_SPACES)}, "
+                           f"got {self.expression_space!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -139,6 +189,16 @@ class GeneratorConfig:
         model = _build(ModelConfig, data.pop("model", {}) or {}, "model")
         flow = _build(FlowConfig, data.pop("flow", {}) or {}, "flow")
         return _build(cls, {**data, "model": model, "flow": flow}, "generator")
+
+    @classmethod
+    def from_checkpoint_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        """:meth:`from_dict` for a checkpoint's stored config: model keys it lacks take the values it
+        was trained with (:data:`LEGACY_MODEL_VALUES`), not today's defaults."""
+        data = dict(data)
+        model = data.get("model")
+        if isinstance(model, dict):
+            data["model"] = {**LEGACY_MODEL_VALUES, **model}
+        return cls.from_dict(data)
 
     def replace(self, **changes: Any) -> GeneratorConfig:
         return dataclasses.replace(self, **changes)
@@ -172,9 +232,18 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
     return value
 
 
+PAPER_MODEL = ModelConfig(
+    adaln_zero=False, velocity_skip=False, cross_attention_bias=False, cross_attention_positions=False,
+    feature_projection=False, amplitude_input="envelope", reference_normalization=False,
+    identity_double_attention=True, output_norm=False, dropout=0.1, output_dropout=0.1,
+)
+"""The paper's size (App. B.2: 6 + 3 x 2 blocks, hidden 768) built as the authors' code builds it."""
+
 PRESETS: dict[str, GeneratorConfig] = {
-    "paper": GeneratorConfig(),
-    # Same design, ~1/100 of the compute: trains in minutes and samples faster than real time on a CPU.
+    "paper": GeneratorConfig(model=PAPER_MODEL),
+    # The paper's size with the project's changes (every ModelConfig default).
+    "improved": GeneratorConfig(),
+    # Improved design, ~1/100 of the compute: trains in minutes and samples faster than real time on a CPU.
     "small": GeneratorConfig(
         model=ModelConfig(hidden=128, heads=4, backbone_blocks=2, identity_blocks=1, pose_blocks=1,
                           expression_blocks=1, ff_mult=2, dropout=0.0, timestep_dim=64),
@@ -184,7 +253,7 @@ PRESETS: dict[str, GeneratorConfig] = {
 
 
 def preset(name: str) -> GeneratorConfig:
-    """The named preset (``paper`` or ``small``)."""
+    """The named preset (``paper``, ``improved`` or ``small``)."""
     if name not in PRESETS:
         raise X3DError(f"unknown model preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]

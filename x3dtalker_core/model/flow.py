@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..audio.envelope import envelope_extrema
 from ..params import PARAM_DIM
 from .config import FlowConfig
 
@@ -49,8 +50,8 @@ def normalize_amplitude(amplitude: np.ndarray) -> np.ndarray:
 def anchor_frames(amplitude: np.ndarray, config: FlowConfig) -> np.ndarray:
     """Frames that carry independent Gaussian anchors of the initial noise.
 
-    ``envelope`` mode (paper): local maxima and minima of the (moving-average smoothed) amplitude,
-    thinned to ``anchor_min_gap`` and filled so no gap exceeds ``anchor_max_gap``, plus both ends.
+    ``envelope`` mode (paper): :func:`~x3dtalker_core.audio.envelope.envelope_extrema` with the
+    config's ``anchor_min_gap``, ``anchor_max_gap`` and ``envelope_smoothing``.
     ``fixed`` mode (authors' code): every ``anchor_spacing`` frames plus the last frame.
 
     Args:
@@ -63,28 +64,8 @@ def anchor_frames(amplitude: np.ndarray, config: FlowConfig) -> np.ndarray:
     if t <= 1:
         return np.zeros(1, np.int64)
     if config.anchors == "fixed":
-        frames = np.unique(np.append(np.arange(0, t, config.anchor_spacing), t - 1))
-        return frames.astype(np.int64)
-    width = max(1, int(config.envelope_smoothing))
-    smooth = np.convolve(np.pad(a, (width // 2, width - 1 - width // 2), mode="edge"), np.ones(width) / width, "valid")
-    left, mid, right = smooth[:-2], smooth[1:-1], smooth[2:]
-    is_max = (mid >= left) & (mid > right)
-    is_min = (mid <= left) & (mid < right)
-    extrema = np.flatnonzero(is_max | is_min) + 1
-    kept = [0]
-    for f in extrema:
-        if f - kept[-1] >= config.anchor_min_gap and (t - 1) - f >= config.anchor_min_gap:
-            kept.append(int(f))
-    kept.append(t - 1)
-    filled = [kept[0]]
-    for f in kept[1:]:
-        start = filled[-1]
-        gap = f - start
-        if gap > config.anchor_max_gap:
-            pieces = int(np.ceil(gap / config.anchor_max_gap))
-            filled.extend([int(round(start + gap * i / pieces)) for i in range(1, pieces)])
-        filled.append(int(f))
-    return np.unique(np.asarray(filled, np.int64))
+        return np.unique(np.append(np.arange(0, t, config.anchor_spacing), t - 1)).astype(np.int64)
+    return envelope_extrema(a, config.anchor_min_gap, config.anchor_max_gap, config.envelope_smoothing)
 
 
 def _interpolation(anchors: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +131,10 @@ class FlowBatch:
     Attributes:
         params: (B, T, 284) absolute target frames.
         reference: (B, 1, 284) absolute reference frame (first frame of each clip).
-        linguistic: (B, T, D_l); amplitude: (B, T, 1) normalised; emotion: (B, T, D_e).
+        linguistic: (B, T, D_l); amplitude: (B, T, 1) normalised (noise anchors, and the network's
+            amplitude input unless ``envelope`` is given); emotion: (B, T, D_e).
+        envelope: (B, T, 640) raw sample envelope, the network's amplitude input for the authors'
+            envelope path (``amplitude_input == "envelope"``), else None.
     """
 
     params: torch.Tensor
@@ -158,6 +142,11 @@ class FlowBatch:
     linguistic: torch.Tensor
     amplitude: torch.Tensor
     emotion: torch.Tensor
+    envelope: torch.Tensor | None = None
+
+    @property
+    def network_amplitude(self) -> torch.Tensor:
+        return self.amplitude if self.envelope is None else self.envelope
 
 
 def flow_matching_loss(network: torch.nn.Module, normalizer, batch: FlowBatch, config: FlowConfig,
@@ -179,7 +168,7 @@ def flow_matching_loss(network: torch.nn.Module, normalizer, batch: FlowBatch, c
     amps = list(batch.amplitude.detach().float().cpu().numpy()[..., 0])
     x0 = smoothed_noise(amps, config, generator, device)
     x_t = tt * x1 + (1 - tt) * x0
-    v = network(x_t, k.float(), batch.reference, batch.linguistic, batch.amplitude, batch.emotion).float()
+    v = network(x_t, k.float(), batch.reference, batch.linguistic, batch.network_amplitude, batch.emotion).float()
     err = (v - (x1 - x0)) ** 2
     w = loss_weight_vector(config, device)
     loss = (err * w).sum(-1).mean() / w.sum()

@@ -4,12 +4,14 @@ Pipeline for a clip of T frames::
 
     amplitude -> per-clip normalisation -> anchors -> smoothed noise x_0 (T, 284), from one seed
     plan windows of the training length (overlap, cross-fade)
+    time conditions of every ODE time = network.encode_time(k)   # once per clip, shared by all windows
     for each batch of windows:
-        conditions = network.encode_conditions(...)          # once per window, not per ODE step
+        conditions = network.encode_conditions(...)    # once per window: tokens, cross-attention K/V
         x = x_0[window];  for each of `steps` ODE steps: x += dt * v(x, t)   (Euler or Heun)
         delta = x * std + mean  ->  cross-fade accumulator
-    params = reference (per frame) + delta -> Savitzky–Golay -> + head-pose offset
+    params = reference (per frame) + delta -> Savitzky–Golay
 
+Head pose and emotion controls are applied by the caller (``pipeline.generate_motion``), not here.
 Memory is the output-sized arrays (x_0, the accumulator) plus one batch of windows, whatever T is.
 """
 
@@ -29,7 +31,7 @@ from ..params import PARAM_DIM, FlameParams, FlameSequence
 from .checkpoint import load_network, resolve_checkpoint
 from .config import GeneratorConfig
 from .flow import normalize_amplitude, smoothed_noise
-from .network import FlowTransformer
+from .network import FlowTransformer, TimeConditions
 from .smoothing import savgol_smooth
 from .windows import CrossFade, plan_windows, window_weights
 
@@ -165,57 +167,26 @@ def generate_sequence(
         (T, 284) absolute parameters at 25 fps.
     """
     config = generator.config
-    check_features(config, features)
-    if steps < 1:
-        raise X3DError(f"steps must be >= 1, got {steps}")
-    if solver not in SOLVERS:
-        raise X3DError(f"unknown ODE solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-    if window_batch < 1:
-        raise X3DError(f"window_batch must be >= 1, got {window_batch}")
+    _check_options(config, features, steps, solver, window_batch)
     t_total = features.num_frames
     ref_frames = _reference_frames(reference, reference_per_frame, t_total)
     ref_vec = reference.to_vector()
-    window = config.window
-    overlap = window // 5 if overlap is None else int(overlap)
-    plan = plan_windows(t_total, window, overlap)
+    overlap = config.window // 5 if overlap is None else int(overlap)
+    plan = plan_windows(t_total, config.window, overlap)
     weights = window_weights(plan)
 
-    network, device = generator.network, generator.device
+    network = generator.network
     network.eval()
     amplitude = normalize_amplitude(features.amplitude)
-    noise_gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    x0_clip = smoothed_noise([amplitude], config.flow, noise_gen, "cpu")[0].numpy()  # (T, 284)
+    x0_clip = initial_noise(config, amplitude, seed)
+    inputs = _network_inputs(network, features, amplitude, ref_frames)
+    times = _ode_times(network, steps, solver, float(config.flow.train_steps), generator.device)
+    counter = _StepCounter(steps * len(plan), progress, cancel)
 
     blend = CrossFade(t_total, PARAM_DIM)
-    total, done = steps * len(plan), 0
-    scale = float(config.flow.train_steps)
     for b0 in range(0, len(plan), window_batch):
         batch = plan[b0:b0 + window_batch]
-
-        def stack(arr: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.stack([arr[s:e] for s, e in batch])).to(device)
-
-        if ref_frames is None:
-            ref_in = torch.from_numpy(ref_vec).to(device).expand(len(batch), 1, PARAM_DIM)
-        else:
-            ref_in = stack(ref_frames)
-        cond = network.encode_conditions(ref_in, stack(features.linguistic), stack(amplitude), stack(features.emotion))
-        x = stack(x0_clip).float()
-        dt = 1.0 / steps
-        for i in range(steps):
-            if cancel is not None and cancel():
-                raise GenerationCancelled("generation cancelled")
-            k = torch.full((len(batch),), i * dt * scale, device=device)
-            v = network.velocity(x, k, cond).float()
-            if solver == "heun":
-                x_end = x + dt * v
-                k_end = torch.full((len(batch),), (i + 1) * dt * scale, device=device)
-                v = 0.5 * (v + network.velocity(x_end, k_end, cond).float())
-            x = x + dt * v
-            done += len(batch)
-            if progress is not None:
-                progress(done, total)
-        delta = network.normalizer.denormalize_delta(x).cpu().numpy()
+        delta = _sample_windows(network, batch, inputs, ref_vec, x0_clip, times, solver, counter, generator.device)
         for (s, _), d, w in zip(batch, delta, weights[b0:b0 + window_batch]):
             blend.add(s, d, w)
 
@@ -227,10 +198,100 @@ def generate_sequence(
     metadata = {
         "generator": generator.name, "seed": int(seed), "steps": int(steps), "solver": solver,
         "smoothing": list(smoothing) if smoothing is not None else None, "windows": len(plan),
-        "window": window, "overlap": overlap, "linguistic_encoder": features.linguistic_encoder,
+        "window": config.window, "overlap": overlap, "linguistic_encoder": features.linguistic_encoder,
         "emotion_encoder": features.emotion_encoder,
     }
     return FlameSequence(params=params, fps=features.fps, cam=cam, metadata=metadata)
+
+
+def _check_options(config: GeneratorConfig, features: AudioFeatures, steps: int, solver: str,
+                   window_batch: int) -> None:
+    check_features(config, features)
+    if steps < 1:
+        raise X3DError(f"steps must be >= 1, got {steps}")
+    if solver not in SOLVERS:
+        raise X3DError(f"unknown ODE solver {solver!r}; choose one of {', '.join(SOLVERS)}")
+    if window_batch < 1:
+        raise X3DError(f"window_batch must be >= 1, got {window_batch}")
+
+
+def initial_noise(config: GeneratorConfig, amplitude: np.ndarray, seed: int) -> np.ndarray:
+    """(T, 284) smoothed initial noise x_0 of the whole clip from ``seed`` (drawn on the CPU, so a
+    seed gives the same noise on every device); amplitude (T, 1) normalised."""
+    noise_gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    return smoothed_noise([amplitude], config.flow, noise_gen, "cpu")[0].numpy()
+
+
+@dataclass(frozen=True)
+class _ClipInputs:
+    """Whole-clip network inputs, sliced per window: linguistic (T, D_l), amplitude (T, 1 or 640),
+    emotion (T, D_e), reference per frame (T, 284) or None."""
+
+    linguistic: np.ndarray
+    amplitude: np.ndarray
+    emotion: np.ndarray
+    reference: np.ndarray | None
+
+
+def _network_inputs(network: FlowTransformer, features: AudioFeatures, amplitude: np.ndarray,
+                    ref_frames: np.ndarray | None) -> _ClipInputs:
+    """The amplitude the network reads: normalised frame amplitude, or the raw sample envelope as
+    (T, 640) frames (a view, no copy) for the authors' envelope path."""
+    if network.amplitude_channels != 1:
+        amplitude = features.envelope.reshape(features.num_frames, network.amplitude_channels)
+    return _ClipInputs(features.linguistic, amplitude, features.emotion, ref_frames)
+
+
+def _ode_times(network: FlowTransformer, steps: int, solver: str, scale: float,
+               device: torch.device) -> list[TimeConditions]:
+    """Time conditions of the ODE times k_i = i / steps * scale (i = 0 .. steps - 1, plus the end
+    point for Heun), once per clip: the same for every window (a (1,) batch broadcasts)."""
+    count = steps + 1 if solver == "heun" else steps
+    dt = 1.0 / steps
+    return [network.encode_time(torch.full((1,), i * dt * scale, device=device)) for i in range(count)]
+
+
+class _StepCounter:
+    """Progress over ``total`` window-steps and the cancel check before each step."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None, cancel: Callable[[], None] | None):
+        self.total, self.done, self.progress, self.cancel = total, 0, progress, cancel
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise GenerationCancelled("generation cancelled")
+
+    def advance(self, windows: int) -> None:
+        self.done += windows
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _sample_windows(network: FlowTransformer, batch: list[tuple[int, int]], inputs: _ClipInputs,
+                    ref_vec: np.ndarray, x0_clip: np.ndarray, times: list[TimeConditions], solver: str,
+                    counter: _StepCounter, device: torch.device) -> np.ndarray:
+    """Integrate the flow ODE for one batch of windows; returns their deltas (B, L, 284) float32."""
+
+    def stack(arr: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.stack([arr[s:e] for s, e in batch])).to(device)
+
+    if inputs.reference is None:
+        ref_in = torch.from_numpy(ref_vec).to(device).expand(len(batch), 1, PARAM_DIM)
+    else:
+        ref_in = stack(inputs.reference)
+    cond = network.encode_conditions(ref_in, stack(inputs.linguistic), stack(inputs.amplitude),
+                                     stack(inputs.emotion))
+    x = stack(x0_clip).float()
+    steps = len(times) - (solver == "heun")
+    dt = 1.0 / steps
+    for i in range(steps):
+        counter.check()
+        v = network.velocity(x, times[i], cond).float()
+        if solver == "heun":
+            v = 0.5 * (v + network.velocity(x + dt * v, times[i + 1], cond).float())
+        x = x + dt * v
+        counter.advance(len(batch))
+    return network.normalizer.denormalize_delta(x).cpu().numpy()
 
 
 def build_generator(config: GeneratorConfig, device: str | torch.device = "cpu") -> Generator:

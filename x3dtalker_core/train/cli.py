@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "  python -m x3dtalker_core train --config small --data DATA --out runs/small --resume latest",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", default="small", help="preset (paper, small) or YAML file (default: small)")
+    p.add_argument("--config", default="small", help="preset (paper, improved, small) or YAML file (default: small)")
     p.add_argument("--data", nargs="+", required=True, help="dataset folder(s) holding sequence folders")
     p.add_argument("--out", help="run folder (checkpoints, logs, generator.safetensors)")
     p.add_argument("--features", help="feature cache folder (default: <data>/.x3dtalker_features)")

@@ -2,7 +2,7 @@
 
 A YAML file may start from a preset and override any field::
 
-    preset: small            # paper | small (default paper)
+    preset: small            # paper | improved | small (default paper)
     window: 100              # training crop length (frames); also the inference window
     model: {hidden: 192}
     flow: {anchors: fixed}
@@ -89,7 +89,7 @@ class TrainConfig:
 class RunConfig:
     """Generator architecture/flow/window + training settings, as one YAML document."""
 
-    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    generator: GeneratorConfig = field(default_factory=lambda: preset("paper"))
     train: TrainConfig = field(default_factory=TrainConfig)
     preset: str = "paper"
 
@@ -107,6 +107,7 @@ class RunConfig:
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
+    "improved": TrainConfig(),
     # Minutes on a laptop CPU: small crops, small batch, higher learning rate.
     "small": TrainConfig(batch_size=16, lr=1e-3, max_steps=2000, log_every=10, eval_every=200, save_every=500,
                          num_workers=0),
@@ -144,7 +145,7 @@ def run_config_from_dict(data: dict[str, Any]) -> RunConfig:
 
 
 def load_run_config(spec: str | Path) -> RunConfig:
-    """A preset name (``paper``, ``small``) or a YAML file path."""
+    """A preset name (``paper``, ``improved``, ``small``) or a YAML file path."""
     spec = str(spec)
     if spec in TRAIN_PRESETS:
         return run_preset(spec)

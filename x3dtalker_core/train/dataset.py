@@ -4,7 +4,8 @@
 
     <cache>/<linguistic>-<emotion>/<dataset root name>/<clip path relative to the root>/
         params.npy (T, 284)  linguistic.npy (T, D_l)  amplitude.npy (T, 1, per-clip normalised)
-        emotion.npy (T, D_e)  meta.json (encoders, frames, source file sizes/mtimes)
+        emotion.npy (T, D_e)  envelope.npy (T, 640, raw sample envelope per frame: the authors'
+        amplitude input)  meta.json (encoders, frames, source file sizes/mtimes)
 
 Epochs then only memory-map these arrays (the authors re-decoded audio and re-ran both encoders on
 every item). ``<cache>`` is ``<root>/.x3dtalker_features`` unless a features folder is given.
@@ -31,6 +32,7 @@ from ..audio.features import AudioFeatures
 from ..data.layout import list_sequence_dirs, read_sequence_dir
 from ..errors import InvalidFileError, X3DError
 from ..io_utils import atomic_dir
+from .. import SAMPLES_PER_FRAME
 from ..model.flow import normalize_amplitude
 from ..params import PARAM_DIM
 
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 CACHE_DIRNAME = ".x3dtalker_features"
 CACHE_VERSION = 1
 ARRAYS = ("params", "linguistic", "amplitude", "emotion")
+ENVELOPE = "envelope"
+"""Optional cached array (caches written before it existed lack it; models reading it re-precompute)."""
 SOURCE_FILES = ("audio.wav", "shapecode.npy", "expcode.npy", "posecode.npy", "detailcode.npy")
 
 FeatureExtractor = Callable[..., AudioFeatures]
@@ -87,8 +91,10 @@ def _source_signature(folder: Path) -> dict[str, list[float]]:
     return sig
 
 
-def cache_is_fresh(entry: ClipEntry) -> bool:
+def cache_is_fresh(entry: ClipEntry, need_envelope: bool = False) -> bool:
     meta = entry.cache / "meta.json"
+    if need_envelope and not (entry.cache / f"{ENVELOPE}.npy").is_file():
+        return False
     if not meta.is_file():
         return False
     try:
@@ -109,6 +115,7 @@ def write_clip_cache(entry: ClipEntry, params: np.ndarray, features: AudioFeatur
         np.save(tmp / "linguistic.npy", features.linguistic[:t])
         np.save(tmp / "amplitude.npy", normalize_amplitude(features.amplitude[:t]))
         np.save(tmp / "emotion.npy", features.emotion[:t])
+        np.save(tmp / f"{ENVELOPE}.npy", features.envelope[: t * SAMPLES_PER_FRAME].reshape(t, SAMPLES_PER_FRAME))
         (tmp / "meta.json").write_text(json.dumps({
             "version": CACHE_VERSION, "frames": t, "linguistic_encoder": features.linguistic_encoder,
             "emotion_encoder": features.emotion_encoder, "linguistic_dim": features.linguistic_dim,
@@ -135,8 +142,9 @@ def default_extractor() -> FeatureExtractor:
 
 def precompute_features(entries: list[ClipEntry], linguistic: str, emotion: str,
                         extractor: FeatureExtractor | None = None, overwrite: bool = False,
-                        show_progress: bool = True) -> dict[str, int]:
-    """Run the audio encoders once per clip whose cache is missing or stale.
+                        show_progress: bool = True, need_envelope: bool = False) -> dict[str, int]:
+    """Run the audio encoders once per clip whose cache is missing or stale (or, with
+    ``need_envelope``, lacks the sample envelope).
 
     Returns:
         counts: ``computed``, ``cached`` (already fresh) and ``skipped`` (no audio.wav).
@@ -144,7 +152,7 @@ def precompute_features(entries: list[ClipEntry], linguistic: str, emotion: str,
     from tqdm import tqdm
 
     counts = {"computed": 0, "cached": 0, "skipped": 0}
-    todo = [e for e in entries if overwrite or not cache_is_fresh(e)]
+    todo = [e for e in entries if overwrite or not cache_is_fresh(e, need_envelope)]
     counts["cached"] = len(entries) - len(todo)
     if todo:
         extractor = extractor or default_extractor()
@@ -165,7 +173,7 @@ def precompute_features(entries: list[ClipEntry], linguistic: str, emotion: str,
 
 @dataclass
 class CachedClip:
-    """Memory-mapped cached arrays of one clip."""
+    """Memory-mapped cached arrays of one clip (``envelope`` (T, 640) or None in older caches)."""
 
     entry: ClipEntry
     params: np.ndarray
@@ -173,6 +181,7 @@ class CachedClip:
     amplitude: np.ndarray
     emotion: np.ndarray
     meta: dict
+    envelope: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -186,6 +195,8 @@ def open_clip(entry: ClipEntry) -> CachedClip:
     try:
         meta = json.loads(meta_path.read_text())
         arrays = {name: np.load(entry.cache / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAYS}
+        if (entry.cache / f"{ENVELOPE}.npy").is_file():
+            arrays[ENVELOPE] = np.load(entry.cache / f"{ENVELOPE}.npy", mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise InvalidFileError(f"feature cache {entry.cache} is damaged ({exc}); re-run `train --precompute`") from None
     if arrays["params"].ndim != 2 or arrays["params"].shape[1] != PARAM_DIM:
@@ -201,12 +212,20 @@ class CropDataset(Dataset):
         window: crop length in frames.
         repeats: per-dataset repeat factor (an item list entry per repeat, authors' oversampling).
         seed: crop seed.
+        envelope: items also carry ``envelope`` (window, 640), the raw sample envelope.
     """
 
-    def __init__(self, clips: list[CachedClip], window: int, repeats: dict[str, int] | None = None, seed: int = 0):
+    def __init__(self, clips: list[CachedClip], window: int, repeats: dict[str, int] | None = None, seed: int = 0,
+                 envelope: bool = False):
+        if envelope:
+            old = [c.entry.folder for c in clips if c.envelope is None]
+            if old:
+                raise X3DError(f"feature cache of {old[0]} has no sample envelope (written by an older version); "
+                               "re-run `train --precompute`")
         self.clips = clips
         self.window = window
         self.seed = seed
+        self.envelope = envelope
         repeats = repeats or {}
         self.items = [i for i, c in enumerate(clips) for _ in range(int(repeats.get(c.entry.dataset, 1)))]
 
@@ -219,13 +238,16 @@ class CropDataset(Dataset):
         rng = np.random.default_rng([self.seed, epoch + 1_000_000, index])
         start = int(rng.integers(0, clip.num_frames - self.window + 1))
         sl = slice(start, start + self.window)
-        return {
+        item = {
             "params": torch.from_numpy(np.array(clip.params[sl], np.float32)),
             "reference": torch.from_numpy(np.array(clip.params[:1], np.float32)),
             "linguistic": torch.from_numpy(np.array(clip.linguistic[sl], np.float32)),
             "amplitude": torch.from_numpy(np.array(clip.amplitude[sl], np.float32)),
             "emotion": torch.from_numpy(np.array(clip.emotion[sl], np.float32)),
         }
+        if self.envelope:
+            item[ENVELOPE] = torch.from_numpy(np.array(clip.envelope[sl], np.float32))
+        return item
 
 
 class EpochBatchSampler:

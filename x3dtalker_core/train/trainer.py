@@ -93,24 +93,64 @@ def train(config: RunConfig, data: list[str | Path], out: str | Path, *, feature
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from tqdm import tqdm
 
     out = Path(out)
     tc = config.train
     # Without CUDA, tell accelerate so: several processes (torchrun / `accelerate launch --multi_gpu`)
     # then form a gloo process group on the CPU instead of silently running as independent copies.
     accelerator = Accelerator(mixed_precision=tc.precision, cpu=not torch.cuda.is_available())
-    main = accelerator.is_main_process
     set_seed(tc.seed)
 
-    # -- data ---------------------------------------------------------------------------------
+    envelope = config.generator.model.amplitude_input == "envelope"
+    clips, val_clips = _training_clips(config, data, features_dir, extractor, accelerator, show_progress, envelope)
+    gen_cfg = _with_feature_dims(config, clips)
+    stats = _training_stats(config, gen_cfg, clips, out, resume, accelerator)
+
+    network = FlowTransformer(gen_cfg.model)
+    network.normalizer.set_stats(stats)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, eps=1e-8, foreach=True)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=tc.lr, total_steps=tc.max_steps, pct_start=tc.pct_start, div_factor=tc.div_factor,
+        final_div_factor=tc.final_div_factor)
+    model, optimizer = accelerator.prepare(network, optimizer)
+    # Stepped by hand once per optimiser step; registered so save_state/load_state cover it.
+    accelerator.register_for_checkpointing(scheduler)
+
+    step = 0
+    if resume:
+        resume_dir = find_resume_dir(out, resume)
+        accelerator.load_state(str(resume_dir))
+        step = int(json.loads((resume_dir / "trainer.json").read_text())["step"])
+        if accelerator.is_main_process:
+            log.info("resumed from %s at step %d", resume_dir, step)
+
+    window = gen_cfg.window
+    dataset = CropDataset(clips, window, tc.repeats, tc.seed, envelope=envelope)
+    sampler = EpochBatchSampler(len(dataset), tc.batch_size, tc.seed, accelerator.process_index,
+                                accelerator.num_processes)
+    # Own generator: creating the iterator must not draw from the global RNG (dropout uses it), or a
+    # resumed run (iterator created after load_state) would diverge from an uninterrupted one.
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
+                                         num_workers=tc.num_workers, pin_memory=accelerator.device.type == "cuda",
+                                         generator=torch.Generator().manual_seed(tc.seed))
+    eval_set = _eval_batches(CropDataset(val_clips or clips, window, None, tc.seed + 1, envelope=envelope), tc)
+    summary = _data_summary(config, clips, val_clips, accelerator)
+    loop = _Loop(accelerator, model, optimizer, scheduler, gen_cfg, tc, out, summary)
+    return loop.run(step, sampler, loader, eval_set, resume, stop_at, show_progress)
+
+
+def _training_clips(config: RunConfig, data: list[str | Path], features_dir, extractor, accelerator,
+                    show_progress: bool, envelope: bool) -> tuple[list, list]:
+    """Precompute missing features (main process), open every clip long enough for the window and
+    split off the validation clips: (training clips, validation clips)."""
+    tc, window, main = config.train, config.generator.window, accelerator.is_main_process
     entries = discover_clips(list(data), tc.linguistic, tc.emotion, features_dir)
     if main:
-        counts = precompute_features(entries, tc.linguistic, tc.emotion, extractor, show_progress=show_progress)
+        counts = precompute_features(entries, tc.linguistic, tc.emotion, extractor, show_progress=show_progress,
+                                     need_envelope=envelope)
         if counts["computed"]:
             log.info("precomputed features for %d clips", counts["computed"])
     accelerator.wait_for_everyone()
-    window = config.generator.window
     clips = []
     for e in entries:
         if not (e.cache / "meta.json").is_file():
@@ -124,135 +164,138 @@ def train(config: RunConfig, data: list[str | Path], out: str | Path, *, feature
                     short, len(entries), window)
     if not clips:
         raise X3DError(f"no clip has at least {window} frames with audio; lower `window` in the config")
-    val_clips: list = []
-    if tc.val_fraction > 0 and len(clips) >= 2:
-        order = np.random.default_rng(tc.seed).permutation(len(clips))
-        n_val = max(1, int(round(tc.val_fraction * len(clips))))
-        val_idx = set(order[:n_val].tolist())
-        val_clips = [c for i, c in enumerate(clips) if i in val_idx]
-        clips = [c for i, c in enumerate(clips) if i not in val_idx]
-    ling_name, ling_dim, emo_name, emo_dim = feature_dims(clips)
-    model_cfg = config.generator.model
-    model_cfg = dataclasses.replace(model_cfg, linguistic_encoder=ling_name, linguistic_dim=ling_dim,
-                                    emotion_encoder=emo_name, emotion_dim=emo_dim)
-    gen_cfg = config.generator.replace(model=model_cfg)
+    if not (tc.val_fraction > 0 and len(clips) >= 2):
+        return clips, []
+    order = np.random.default_rng(tc.seed).permutation(len(clips))
+    val_idx = set(order[:max(1, int(round(tc.val_fraction * len(clips))))].tolist())
+    return [c for i, c in enumerate(clips) if i not in val_idx], [c for i, c in enumerate(clips) if i in val_idx]
 
-    # -- statistics -----------------------------------------------------------------------------
+
+def _with_feature_dims(config: RunConfig, clips: list):
+    """The generator config with the encoder names and widths of the cached features."""
+    ling_name, ling_dim, emo_name, emo_dim = feature_dims(clips)
+    model_cfg = dataclasses.replace(config.generator.model, linguistic_encoder=ling_name, linguistic_dim=ling_dim,
+                                    emotion_encoder=emo_name, emotion_dim=emo_dim)
+    return config.generator.replace(model=model_cfg)
+
+
+def _training_stats(config: RunConfig, gen_cfg, clips: list, out: Path, resume: str | None, accelerator):
+    """Normalisation statistics (computed or loaded once, kept on resume) and the resolved config.yaml."""
+    tc = config.train
     stats_path = out / "stats.npz"
-    if main:
+    if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         if not (resume and stats_path.is_file()):
-            if tc.stats == "data":
-                stats = compute_stats(np.asarray(c.params) for c in clips)
-            else:
-                stats = load_stats(tc.stats)
+            stats = compute_stats(np.asarray(c.params) for c in clips) if tc.stats == "data" else load_stats(tc.stats)
             save_stats(stats_path, stats)
         (out / "config.yaml").write_text(type(config)(gen_cfg, tc, config.preset).to_yaml())
     accelerator.wait_for_everyone()
-    stats = load_stats(stats_path)
+    return load_stats(stats_path)
 
-    # -- model, optimiser, schedule ------------------------------------------------------------------
-    network = FlowTransformer(model_cfg)
-    network.normalizer.set_stats(stats)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, eps=1e-8, foreach=True)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=tc.lr, total_steps=tc.max_steps, pct_start=tc.pct_start, div_factor=tc.div_factor,
-        final_div_factor=tc.final_div_factor)
-    model, optimizer = accelerator.prepare(network, optimizer)
-    # Stepped by hand once per optimiser step; registered so save_state/load_state cover it.
-    accelerator.register_for_checkpointing(scheduler)
-    unwrapped: FlowTransformer = accelerator.unwrap_model(model)
 
-    step = 0
-    if resume:
-        resume_dir = find_resume_dir(out, resume)
-        accelerator.load_state(str(resume_dir))
-        step = int(json.loads((resume_dir / "trainer.json").read_text())["step"])
-        if main:
-            log.info("resumed from %s at step %d", resume_dir, step)
-
-    dataset = CropDataset(clips, window, tc.repeats, tc.seed)
-    sampler = EpochBatchSampler(len(dataset), tc.batch_size, tc.seed, accelerator.process_index,
-                                accelerator.num_processes)
-    # Own generator: creating the iterator must not draw from the global RNG (dropout uses it), or a
-    # resumed run (iterator created after load_state) would diverge from an uninterrupted one.
-    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
-                                         num_workers=tc.num_workers, pin_memory=accelerator.device.type == "cuda",
-                                         generator=torch.Generator().manual_seed(tc.seed))
-    eval_set = _eval_batches(CropDataset(val_clips or clips, window, None, tc.seed + 1), tc)
-
+def _data_summary(config: RunConfig, clips: list, val_clips: list, accelerator) -> dict:
+    """What the checkpoint records about its training data and run."""
+    tc = config.train
     summary = {
         "clips": len(clips), "val_clips": len(val_clips), "frames": int(sum(c.num_frames for c in clips)),
-        "datasets": {}, "preset": config.preset, "seed": tc.seed, "stats": tc.stats, "window": window,
+        "datasets": {}, "preset": config.preset, "seed": tc.seed, "stats": tc.stats, "window": config.generator.window,
         "batch_size": tc.batch_size, "processes": accelerator.num_processes, "max_steps": tc.max_steps,
     }
     for c in clips:
         summary["datasets"][c.entry.dataset] = summary["datasets"].get(c.entry.dataset, 0) + 1
     summary["hours"] = round(summary["frames"] / 25 / 3600, 4)
+    return summary
 
-    result = TrainResult(steps=step, checkpoint=None, is_main=main)
-    log_file = out / "log.csv"
-    if main and (not log_file.is_file() or not resume):
-        with open(log_file, "w", newline="") as fh:
-            csv.writer(fh).writerow(LOG_FIELDS)
-    tb = _tensorboard(out, tc.tensorboard) if main else None
 
-    t_start = time.time()
-    bar = tqdm(total=tc.max_steps, initial=step, desc="train", unit="step", disable=not (main and show_progress))
-    model.train()
-    last_saved = step if resume else -1
-    end = tc.max_steps if stop_at is None else min(tc.max_steps, int(stop_at))
-    sampler.set_position(*divmod(step, sampler.steps_per_epoch))
-    batches = iter(loader)
-    while step < end:
-        # one optimiser step per iteration; the sampler runs through the epochs by itself
-        raw = next(batches)
-        epoch = step // sampler.steps_per_epoch
-        batch = _to_batch(raw, accelerator.device)
-        gen = torch.Generator(device=accelerator.device).manual_seed(step_seed(tc.seed, step, accelerator.process_index))
-        with accelerator.autocast():
-            loss, parts = flow_matching_loss(model, unwrapped.normalizer, batch, gen_cfg.flow, gen)
-        accelerator.backward(loss)
-        grad_norm = accelerator.clip_grad_norm_(model.parameters(), tc.grad_clip) if tc.grad_clip > 0 else None
-        lr = scheduler.get_last_lr()[0]  # the rate this step used
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        bar.update(1)
-        row = None
-        if step % tc.log_every == 0 or step == tc.max_steps:
-            mean_loss = float(accelerator.reduce(loss.detach().float(), reduction="mean"))
-            row = {"step": step, "epoch": epoch, "lr": lr, "loss": mean_loss,
-                   "grad_norm": float(grad_norm) if grad_norm is not None else "", **parts,
-                   "eval_loss": "", "seconds": round(time.time() - t_start, 2)}
-            result.losses.append((step, mean_loss))
-            bar.set_postfix(loss=f"{mean_loss:.4f}")
-        if tc.eval_every and (step % tc.eval_every == 0 or step == tc.max_steps) and main:
-            ev = _evaluate(unwrapped, eval_set, gen_cfg.flow, accelerator, tc.seed)
-            result.eval_losses.append((step, ev))
-            row = row or {"step": step, "epoch": epoch, "lr": lr, "loss": "",
-                          "grad_norm": "", "seconds": round(time.time() - t_start, 2)}
-            row["eval_loss"] = ev
-        if main and row is not None:
-            with open(log_file, "a", newline="") as fh:
-                csv.DictWriter(fh, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
-            if tb is not None:
-                for k in ("loss", "eval_loss", "lr", "grad_norm"):
-                    if row.get(k, "") != "":
-                        tb.add_scalar(k, float(row[k]), step)
-        if (tc.save_every and step % tc.save_every == 0) or step == end:
-            result.checkpoint = _save(accelerator, unwrapped, gen_cfg, out, step, {**summary, "steps": step}, tc)
-            last_saved = step
-    bar.close()
-    if last_saved != step:
-        result.checkpoint = _save(accelerator, unwrapped, gen_cfg, out, step, {**summary, "steps": step}, tc)
+class _Loop:
+    """The optimisation loop of one session: steps, logging, evaluation, checkpoints."""
+
+    def __init__(self, accelerator, model, optimizer, scheduler, gen_cfg, tc, out: Path, summary: dict):
+        self.accelerator, self.model, self.optimizer, self.scheduler = accelerator, model, optimizer, scheduler
+        self.unwrapped: FlowTransformer = accelerator.unwrap_model(model)
+        self.gen_cfg, self.tc, self.out, self.summary = gen_cfg, tc, out, summary
+
+    def run(self, step: int, sampler, loader, eval_set, resume: str | None, stop_at: int | None,
+            show_progress: bool) -> TrainResult:
+        from tqdm import tqdm
+
+        acc, tc = self.accelerator, self.tc
+        main = acc.is_main_process
+        result = TrainResult(steps=step, checkpoint=None, is_main=main)
+        log_file = self.out / "log.csv"
+        if main and (not log_file.is_file() or not resume):
+            with open(log_file, "w", newline="") as fh:
+                csv.writer(fh).writerow(LOG_FIELDS)
+        tb = _tensorboard(self.out, tc.tensorboard) if main else None
+        t_start = time.time()
+        bar = tqdm(total=tc.max_steps, initial=step, desc="train", unit="step", disable=not (main and show_progress))
+        self.model.train()
+        last_saved = step if resume else -1
+        end = tc.max_steps if stop_at is None else min(tc.max_steps, int(stop_at))
+        sampler.set_position(*divmod(step, sampler.steps_per_epoch))
+        batches = iter(loader)
+        while step < end:
+            # one optimiser step per iteration; the sampler runs through the epochs by itself
+            epoch = step // sampler.steps_per_epoch
+            loss, parts, grad_norm, lr = self._step(next(batches), step)
+            step += 1
+            bar.update(1)
+            row = None
+            if step % tc.log_every == 0 or step == tc.max_steps:
+                mean_loss = float(acc.reduce(loss.detach().float(), reduction="mean"))
+                row = {"step": step, "epoch": epoch, "lr": lr, "loss": mean_loss,
+                       "grad_norm": float(grad_norm) if grad_norm is not None else "", **parts,
+                       "eval_loss": "", "seconds": round(time.time() - t_start, 2)}
+                result.losses.append((step, mean_loss))
+                bar.set_postfix(loss=f"{mean_loss:.4f}")
+            if tc.eval_every and (step % tc.eval_every == 0 or step == tc.max_steps) and main:
+                ev = _evaluate(self.unwrapped, eval_set, self.gen_cfg.flow, acc, tc.seed)
+                result.eval_losses.append((step, ev))
+                row = row or {"step": step, "epoch": epoch, "lr": lr, "loss": "",
+                              "grad_norm": "", "seconds": round(time.time() - t_start, 2)}
+                row["eval_loss"] = ev
+            if main and row is not None:
+                _write_log_row(log_file, tb, row, step)
+            if (tc.save_every and step % tc.save_every == 0) or step == end:
+                result.checkpoint = self._save(step)
+                last_saved = step
+        bar.close()
+        if last_saved != step:
+            result.checkpoint = self._save(step)
+        if tb is not None:
+            tb.close()
+        acc.wait_for_everyone()
+        acc.end_training()
+        result.steps = step
+        return result
+
+    def _step(self, raw: dict[str, torch.Tensor], step: int):
+        """One optimiser step on one batch: (loss, per-group MSE, grad norm or None, lr used)."""
+        acc, tc = self.accelerator, self.tc
+        batch = _to_batch(raw, acc.device)
+        gen = torch.Generator(device=acc.device).manual_seed(step_seed(tc.seed, step, acc.process_index))
+        with acc.autocast():
+            loss, parts = flow_matching_loss(self.model, self.unwrapped.normalizer, batch, self.gen_cfg.flow, gen)
+        acc.backward(loss)
+        grad_norm = acc.clip_grad_norm_(self.model.parameters(), tc.grad_clip) if tc.grad_clip > 0 else None
+        lr = self.scheduler.get_last_lr()[0]  # the rate this step used
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss, parts, grad_norm, lr
+
+    def _save(self, step: int) -> Path:
+        return _save(self.accelerator, self.unwrapped, self.gen_cfg, self.out, step, {**self.summary, "steps": step},
+                     self.tc)
+
+
+def _write_log_row(log_file: Path, tb, row: dict, step: int) -> None:
+    with open(log_file, "a", newline="") as fh:
+        csv.DictWriter(fh, LOG_FIELDS).writerow({k: row.get(k, "") for k in LOG_FIELDS})
     if tb is not None:
-        tb.close()
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    result.steps = step
-    return result
+        for k in ("loss", "eval_loss", "lr", "grad_norm"):
+            if row.get(k, "") != "":
+                tb.add_scalar(k, float(row[k]), step)
 
 
 def _eval_batches(dataset: CropDataset, tc) -> list[dict[str, torch.Tensor]]:
