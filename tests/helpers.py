@@ -49,3 +49,22 @@ def shared_models_dir() -> Path | None:
         if root and (Path(root) / "flame").is_dir():
             return Path(root)
     return None
+
+
+def talking_sequence(frames: int = 50, seed: int = 0, expression_space: str | None = "arkit", fps: float = 25.0):
+    """A FlameSequence that talks: an identity, smooth ARKit-range expression weights, a nodding, turning
+    head and an opening/closing jaw (``metadata["expression_space"]`` set when given)."""
+    from x3dtalker_core.params import FlameSequence
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames)[:, None] / fps
+    shape = np.repeat(rng.normal(size=(1, 100)) * 0.8, frames, axis=0)
+    exp = np.zeros((frames, 50))
+    exp[:, :47] = np.clip(0.3 + 0.3 * np.sin(t * rng.uniform(1, 5, 47) + rng.uniform(0, 6, 47)), 0, 1)
+    pose = np.zeros((frames, 6))
+    pose[:, 0] = 0.1 * np.sin(t[:, 0])
+    pose[:, 1] = 0.25 * np.sin(0.7 * t[:, 0])
+    pose[:, 2] = 0.05 * np.sin(1.3 * t[:, 0])
+    pose[:, 3] = 0.15 + 0.12 * np.sin(6 * t[:, 0])
+    metadata = {} if expression_space is None else {"expression_space": expression_space}
+    return FlameSequence.from_groups(shape, exp, pose, fps=fps, metadata=metadata)

@@ -32,6 +32,7 @@ COMMAND_MODULES: dict[str, str] = {
     "audio": ".audio.cli",
     "reconstruct": ".reconstruct.cli",
     "control": ".control.cli",
+    "export": ".export.cli",
 }
 
 def build_parser() -> argparse.ArgumentParser:

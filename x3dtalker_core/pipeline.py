@@ -203,7 +203,7 @@ def run_generate(
     progress: StageProgress | None = None,
     cancel: Callable[[], None] | None = None,
 ) -> dict:
-    """Run the main job and write ``params.npz``, ``preview.mp4``, ``depth.mp4``, ``mesh.glb``, ``report.json``.
+    """Run the main job: ``params.npz``, ``livelink.csv``, ``preview.mp4``, ``depth.mp4``, ``mesh.glb``, ``report.json``.
 
     Args:
         reference_source: portrait image (path or (H, W, 3) array), a parameter ``.npz`` or a dataset folder.
@@ -277,6 +277,13 @@ def run_generate(
     out.mkdir(parents=True, exist_ok=True)
     files = [str(sequence.save(out / "params.npz"))]
 
+    from .export import export_files  # ARKit-52 take for Unreal/MetaHuman (issue 15)
+
+    t0 = time.perf_counter()
+    exported = export_files(sequence, flame, out, ("livelink",))
+    files += list(exported["files"].values())
+    timings["export_s"] = time.perf_counter() - t0
+
     render_settings = RenderSettings() if options.render == "default" else options.render
     render_report = None
     if render_settings is not None:
@@ -305,6 +312,7 @@ def run_generate(
         "reference": metadata["reference"],
         "emotion": emotion_info,
         "head_pose": None if trajectory is None else dict(trajectory.metadata),
+        "arkit": exported["arkit"],
         "render": None if render_report is None else {k: render_report[k] for k in ("width", "height", "camera", "wan")},
         "files": files,
     }

@@ -444,8 +444,9 @@ def solve_arkit(
     the shipped ARKit shapes, plus ``temporal * s * |w_t - w_{t-1}|^2`` and ``symmetry * s * |w_L - w_R|^2``
     (``s`` = the mean squared norm of a shape, so the weights are unitless) and a small ridge.
 
-    With ``from_space="arkit"`` on a model whose expression space is ARKit, the named weights are passed
-    through (clipped to [0, 1]) and only the jaw shapes are solved, from the jaw rotation.
+    With ``from_space="arkit"`` (the sequence already speaks ARKit) the named weights are passed through
+    (clipped to [0, 1]) and only the four jaw shapes are solved, from the jaw rotation alone; the error
+    then measures that jaw fit.
 
     Args:
         expression: (T, 50) expression coefficients; jaw: (T, 3) jaw axis-angle.
@@ -463,17 +464,17 @@ def solve_arkit(
         raise X3DError("temporal, symmetry and ridge must be >= 0")
     shapes = load_arkit_shapes()
     t = expression.shape[0]
-    target = flame_displacements(model, expression, jaw).reshape(t, -1).astype(np.float64)
-    passthrough = from_space == ARKIT_SPACE and expression_space_of(model) == ARKIT_SPACE
     weights = np.zeros((t, len(ARKIT52_NAMES)), np.float32)
-    if passthrough:
-        fixed_names = ARKIT_EXPRESSION_NAMES
-        fixed = np.clip(expression[:, : len(fixed_names)], 0.0, 1.0)
-        for col, name in enumerate(fixed_names):
+    if from_space == ARKIT_SPACE:
+        # The sequence already speaks ARKit: its named weights are the answer; only the jaw, which
+        # FLAME moves with the jaw joint, still needs the ARKit jaw shapes.
+        fixed = np.clip(expression[:, : len(ARKIT_EXPRESSION_NAMES)], 0.0, 1.0)
+        for col, name in enumerate(ARKIT_EXPRESSION_NAMES[: fixed.shape[1]]):
             weights[:, ARKIT52_NAMES.index(name)] = fixed[:, col]
-        target = target - fixed.astype(np.float64) @ shapes.select(fixed_names).reshape(len(fixed_names), -1)
+        target = flame_displacements(model, np.zeros((t, 1), np.float32), jaw).reshape(t, -1).astype(np.float64)
         solved_names = tuple(n for n in JAW_SHAPES if n in shapes.names)
     else:
+        target = flame_displacements(model, expression, jaw).reshape(t, -1).astype(np.float64)
         solved_names = shapes.names
     basis = shapes.select(solved_names).reshape(len(solved_names), -1).astype(np.float64)  # (K, 3V)
     gram = basis @ basis.T

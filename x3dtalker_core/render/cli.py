@@ -47,6 +47,9 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask", action="store_true", help="also write mask.mp4")
     p.add_argument("--obj", action="store_true", help="also write mesh_obj.zip (one OBJ per frame)")
     p.add_argument("--no-glb", action="store_true", help="skip mesh.glb")
+    p.add_argument("--glb-mode", choices=["rigged", "exact"], default="rigged",
+                   help="mesh.glb as a rig (FLAME joints + named expression morph targets, size nearly constant "
+                   "in length; default) or exact (every frame's vertices)")
 
 
 def _parse_colour(text: str) -> tuple[float, float, float]:
@@ -68,7 +71,7 @@ def settings_from_args(args: argparse.Namespace):
     return RenderSettings(
         width=args.width or args.size, height=args.height or args.size, camera=args.camera, fov_deg=args.fov,
         wan=args.wan, wan_length=args.length, wan_trim=args.trim, background=_parse_colour(args.background),
-        normals=args.normals, mask=args.mask, glb=not args.no_glb, obj=args.obj,
+        normals=args.normals, mask=args.mask, glb=not args.no_glb, glb_mode=args.glb_mode, obj=args.obj,
     )
 
 

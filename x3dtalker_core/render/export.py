@@ -17,7 +17,6 @@ No normals are stored: they would go stale as the head turns, and viewers comput
 from __future__ import annotations
 
 import json
-import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,45 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import InvalidFileError, X3DError
+from ..errors import X3DError
+from ..export.gltf import ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, GlbReader, GltfBuffer, pack_glb
 from ..io_utils import atomic_path
 from .mesh import check_mesh_sequence
 
 MAX_FRAME_TARGETS = 300
 """Up to this many frames (12 s at 25 fps) the GLB stores one exact morph target per frame."""
-
-_FLOAT, _UINT32 = 5126, 5125
-_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
-_GLB_MAGIC, _JSON_CHUNK, _BIN_CHUNK = 0x46546C67, 0x4E4F534A, 0x004E4942
-
-
-class _BufferBuilder:
-    """Appends arrays to one binary buffer and records their views and accessors."""
-
-    def __init__(self) -> None:
-        self.blob = bytearray()
-        self.views: list[dict] = []
-        self.accessors: list[dict] = []
-
-    def add(self, array: np.ndarray, kind: str, target: int | None = None, bounds: bool = False) -> int:
-        data = np.ascontiguousarray(array)
-        offset = len(self.blob)
-        self.blob += data.tobytes()
-        self.blob += b"\0" * (-len(self.blob) % 4)  # every view starts 4-byte aligned
-        view = {"buffer": 0, "byteOffset": offset, "byteLength": data.nbytes}
-        if target is not None:
-            view["target"] = target
-        self.views.append(view)
-        comp = _FLOAT if data.dtype == np.float32 else _UINT32
-        count = data.shape[0] if kind != "SCALAR" or data.ndim == 1 else data.size
-        accessor = {"bufferView": len(self.views) - 1, "componentType": comp, "count": int(count), "type": kind}
-        if bounds:
-            flat = data.reshape(count, -1)
-            accessor["min"] = [float(x) for x in flat.min(0)]
-            accessor["max"] = [float(x) for x in flat.max(0)]
-        self.accessors.append(accessor)
-        return len(self.accessors) - 1
-
 
 def _morph_encoding(verts: np.ndarray, n_targets: int | None) -> tuple[np.ndarray, np.ndarray, float]:
     """Targets (K, V, 3) and per-frame weights (T, K) with ``verts[t] ~= verts[0] + sum_k w[t,k] target[k]``,
@@ -103,9 +70,9 @@ def export_glb(
     if n_targets is not None and n_targets < 1:
         raise X3DError(f"number of morph targets must be positive, got {n_targets}")
     t_total = verts.shape[0]
-    buf = _BufferBuilder()
-    position = buf.add(verts[0], "VEC3", _ARRAY_BUFFER, bounds=True)
-    indices = buf.add(faces.astype(np.uint32).reshape(-1), "SCALAR", _ELEMENT_ARRAY_BUFFER)
+    buf = GltfBuffer()
+    position = buf.add(verts[0], "VEC3", ARRAY_BUFFER, bounds=True)
+    indices = buf.add(faces.astype(np.uint32).reshape(-1), "SCALAR", ELEMENT_ARRAY_BUFFER)
     primitive: dict = {"attributes": {"POSITION": position}, "indices": indices, "mode": 4, "material": 0}
     mesh: dict = {"name": "head", "primitives": [primitive]}
     extras = {"generator": f"x3dtalker_core {__version__}", "frames": t_total, "fps": float(fps),
@@ -113,7 +80,7 @@ def export_glb(
     animations = []
     if t_total > 1:
         targets, weights, err = _morph_encoding(verts, n_targets)
-        primitive["targets"] = [{"POSITION": buf.add(tg, "VEC3", _ARRAY_BUFFER, bounds=True)} for tg in targets]
+        primitive["targets"] = [{"POSITION": buf.add(tg, "VEC3", ARRAY_BUFFER, bounds=True)} for tg in targets]
         mesh["weights"] = [0.0] * len(targets)
         times = buf.add((np.arange(t_total) / fps).astype(np.float32), "SCALAR", bounds=True)
         values = buf.add(weights.reshape(-1), "SCALAR")
@@ -133,7 +100,6 @@ def export_glb(
         "materials": [{"name": "clay", "pbrMetallicRoughness": {
             "baseColorFactor": [0.78, 0.74, 0.71, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.6},
             "doubleSided": True}],
-        "buffers": [{"byteLength": len(buf.blob)}],
         "bufferViews": buf.views,
         "accessors": buf.accessors,
     }
@@ -141,20 +107,8 @@ def export_glb(
         gltf["animations"] = animations
     path = Path(path)
     with atomic_path(path, suffix=".glb") as tmp:
-        tmp.write_bytes(_pack_glb(gltf, bytes(buf.blob)))
+        tmp.write_bytes(pack_glb(gltf, bytes(buf.blob)))
     return path
-
-
-def _pack_glb(gltf: dict, blob: bytes) -> bytes:
-    js = json.dumps(gltf, separators=(",", ":")).encode()
-    js += b" " * (-len(js) % 4)
-    blob += b"\0" * (-len(blob) % 4)
-    total = 12 + 8 + len(js) + 8 + len(blob)
-    return b"".join([
-        struct.pack("<III", _GLB_MAGIC, 2, total),
-        struct.pack("<II", len(js), _JSON_CHUNK), js,
-        struct.pack("<II", len(blob), _BIN_CHUNK), blob,
-    ])
 
 
 @dataclass(frozen=True)
@@ -168,31 +122,18 @@ class GlbAnimation:
 
 
 def read_glb_animation(path: str | Path) -> GlbAnimation:
-    """Decode the first mesh and its weights animation from a GLB (as written by :func:`export_glb`)."""
-    data = Path(path).read_bytes()
-    try:
-        magic, version, _ = struct.unpack_from("<III", data, 0)
-        if magic != _GLB_MAGIC or version != 2:
-            raise ValueError("not a glTF 2.0 binary")
-        js_len, _ = struct.unpack_from("<II", data, 12)
-        gltf = json.loads(data[20 : 20 + js_len])
-        bin_len, _ = struct.unpack_from("<II", data, 20 + js_len)
-        blob = data[28 + js_len : 28 + js_len + bin_len]
-    except (struct.error, ValueError) as exc:
-        raise InvalidFileError(f"cannot read GLB {path}: {exc}") from None
-
-    def read(index: int) -> np.ndarray:
-        acc = gltf["accessors"][index]
-        view = gltf["bufferViews"][acc["bufferView"]]
-        dtype = np.float32 if acc["componentType"] == _FLOAT else np.uint32
-        width = {"SCALAR": 1, "VEC3": 3}[acc["type"]]
-        arr = np.frombuffer(blob, dtype, acc["count"] * width, view.get("byteOffset", 0) + acc.get("byteOffset", 0))
-        return arr.reshape(acc["count"], width) if width > 1 else arr
-
+    """Decode the animated meshes of a GLB written by :func:`export_glb` or by the rigged exporter."""
+    reader = GlbReader(path)
+    gltf, read = reader.gltf, reader.accessor
+    extras = gltf.get("asset", {}).get("extras", {})
     prim = gltf["meshes"][0]["primitives"][0]
     base = read(prim["attributes"]["POSITION"])
     faces = read(prim["indices"]).reshape(-1, 3).astype(np.int64)
-    extras = gltf.get("asset", {}).get("extras", {})
+    if extras.get("encoding") == "rigged":  # skin + morph targets: evaluate it as a glTF client would
+        from ..export.rig_glb import read_rigged_glb
+
+        rigged = read_rigged_glb(path)
+        return GlbAnimation(rigged.vertices, faces, rigged.times, extras)
     if "animations" not in gltf:
         return GlbAnimation(base[None].copy(), faces, np.zeros(1, np.float32), extras)
     targets = np.stack([read(t["POSITION"]) for t in prim["targets"]])

@@ -41,6 +41,8 @@ class RenderSettings:
         wan_trim: with ``wan``, trim to 4n+1 frames instead of padding.
         background: preview background colour, RGB in [0, 1].
         normals, mask, glb, obj: which extra files to write.
+        glb_mode: ``rigged`` (FLAME joints + named expression morph targets, size nearly constant in
+            length) or ``exact`` (every frame's vertices); see :mod:`x3dtalker_core.export.rig_glb`.
     """
 
     width: int = 512
@@ -54,6 +56,7 @@ class RenderSettings:
     normals: bool = False
     mask: bool = False
     glb: bool = True
+    glb_mode: str = "rigged"
     obj: bool = False
 
     def __post_init__(self) -> None:
@@ -142,7 +145,7 @@ def render_to_files(
     """
     from tqdm import tqdm
 
-    from .export import export_glb, export_obj_sequence
+    from .export import export_obj_sequence
     from .images import DEFAULT_DEPTH_FLOOR
     from .mesh import flame_vertices
     from .sequence import RenderCancelled, measure_depth_range, render_sequence
@@ -154,6 +157,10 @@ def render_to_files(
     timings: dict[str, float] = {}
     width, height = settings.width, settings.height
 
+    if flame_model is None:  # loaded once: the meshes and the rigged GLB both need it
+        from ..flame import load_flame_model
+
+        flame_model = load_flame_model(landmarks=False)
     bar = tqdm(total=sequence.num_frames, desc="FLAME", unit="frame", disable=not show_progress)
     vertices, faces = flame_vertices(sequence, model=flame_model, progress=lambda done, total: bar.update(done - bar.n))
     bar.close()
@@ -218,7 +225,9 @@ def render_to_files(
     written = [str(w.path) for w in writers.values()]
     t0 = time.perf_counter()
     if settings.glb:
-        written.append(str(export_glb(out / "mesh.glb", vertices, faces, sequence.fps)))
+        from ..export.rig_glb import export_sequence_glb
+
+        written.append(str(export_sequence_glb(out / "mesh.glb", sequence, flame_model, settings.glb_mode, vertices)))
     if settings.obj:
         written.append(str(export_obj_sequence(out / "mesh_obj.zip", vertices, faces, sequence.fps)))
     timings["export_s"] = time.perf_counter() - t0
