@@ -120,7 +120,7 @@ def test_cli_encode_then_info(tmp_path, capsys):
     rc = cli_main(["audio", "encode", "--audio", str(tmp_path / "v.flac"), "--out", str(out), "--no-progress"])
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["frames"] == 50 and summary["linguistic"] == {"encoder": "mel", "dim": 320}
+    assert summary["frames"] == 50 and summary["linguistic"] == {"encoder": "ppg", "dim": 191}
     assert cli_main(["audio", "info", str(out)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["emotion"] == {"encoder": "prosody", "dim": 10} and info["metadata"]["encoders"]

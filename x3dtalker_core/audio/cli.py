@@ -18,8 +18,9 @@ def register(subparsers) -> None:
     )
     enc.add_argument("--audio", required=True, help="audio file (wav, flac, ogg, mp3; others via PyAV)")
     enc.add_argument("--out", required=True, help="output .npz (written atomically)")
-    enc.add_argument("--linguistic", default="mel", choices=["mel", "wavlm"],
-                     help="linguistic encoder (default mel: offline, weaker than the paper's wavlm)")
+    enc.add_argument("--linguistic", default="ppg", choices=["ppg", "mel", "wavlm"],
+                     help="linguistic encoder (default ppg: offline phonetic posteriorgrams (pip install hama==1.7.0); "
+                          "mel: built in, weakest; wavlm: the paper's)")
     enc.add_argument("--emotion", default="prosody", choices=["prosody", "emotion2vec"],
                      help="emotion encoder (default prosody: offline, weaker than the paper's emotion2vec)")
     enc.add_argument("--linguistic-model", default=None, metavar="DIR|HUB_ID",
@@ -96,7 +97,8 @@ def _encoders(args: argparse.Namespace) -> int:
     from .encoders import list_encoder_models
 
     rows = [
-        ("mel", "linguistic", "built in (offline default; weaker than wavlm)"),
+        ("ppg", "linguistic", "hama phoneme posteriors (offline default; pip install hama==1.7.0)"),
+        ("mel", "linguistic", "built in (fallback where hama cannot load; weaker than wavlm)"),
         ("prosody", "emotion", "built in (offline default; weaker than emotion2vec)"),
     ]
     for kind, role in (("wavlm", "linguistic"), ("emotion2vec", "emotion")):
