@@ -112,7 +112,19 @@ class FlameModel(nn.Module):
         eyes: torch.Tensor | None = None,
         translation: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Vertices of B heads.
+        """(B, V, 3) vertices of B heads; arguments as in :meth:`forward_with_transforms`."""
+        return self.forward_with_transforms(shape, expression, pose, neck, eyes, translation)[0]
+
+    def forward_with_transforms(
+        self,
+        shape: torch.Tensor | None = None,
+        expression: torch.Tensor | None = None,
+        pose: torch.Tensor | None = None,
+        neck: torch.Tensor | None = None,
+        eyes: torch.Tensor | None = None,
+        translation: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vertices of B heads and the joint transforms that posed them.
 
         Args:
             shape: (B, <=n_shape) identity coefficients.
@@ -123,7 +135,9 @@ class FlameModel(nn.Module):
             translation: (B, 3) added to every vertex.
 
         Returns:
-            (B, V, 3) vertices.
+            vertices (B, V, 3), and transforms (B, J, 3, 4) ``[R | t]`` per joint with the translation
+            folded in: :func:`.lbs.linear_blend_skinning` of any rest-pose point (shaped, unposed) with
+            its own skinning weights moves it with the head (a mouth proxy, an accessory).
         """
         given = [t for t in (shape, expression, pose, neck, eyes, translation) if t is not None]
         batch = given[0].shape[0] if given else 1
@@ -158,10 +172,12 @@ class FlameModel(nn.Module):
         v_posed = v_shaped + (pose_feature @ self.pose_dirs).view(batch, -1, 3)
 
         transforms = skinning_transforms(rotations, joints, self.parents)
+        if translation is not None:  # skinning weights sum to 1: moving every joint moves every vertex
+            shift = torch.zeros_like(transforms)
+            shift[..., 3] = translation.to(ref.dtype).unsqueeze(1)
+            transforms = transforms + shift
         vertices = linear_blend_skinning(v_posed, transforms, self.lbs_weights)
-        if translation is not None:
-            vertices = vertices + translation.to(ref.dtype).unsqueeze(1)
-        return vertices
+        return vertices, transforms
 
     # ------------------------------------------------------------------------------------
     def landmarks68(self, vertices: torch.Tensor) -> torch.Tensor:
