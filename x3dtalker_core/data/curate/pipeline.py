@@ -7,7 +7,8 @@ no manifest row yet, in order, stopping at the first failing filter:
 2. speech SNR >= ``min_snr_db`` (:mod:`.snr`; silent audio fails here);
 3. Whisper says ``language`` with probability >= ``min_language_prob`` (:mod:`.language`);
 4. audio-visual sync: |offset| <= ``max_sync_offset`` frames and confidence >= the threshold
-   (SyncNet :mod:`.syncnet`, or the weights-free :mod:`.motion_sync`);
+   (SyncNet :mod:`.syncnet` on face-track crops, or the weights-free :mod:`.motion_sync`; ``auto`` says
+   once when it falls back to the latter);
 5. normalisation: shorter side to ``size``, centre ``size``² crop, ``fps`` frames per second, 16 kHz
    mono audio → ``<out>/clips/<name>.mp4`` (H.264 + AAC) and ``<name>.wav`` (lossless 16 kHz).
 
@@ -18,6 +19,7 @@ Each input gets one manifest row: ``status`` kept/rejected, the rejecting ``filt
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -32,8 +34,10 @@ from ..video import iter_frames, list_videos, probe_meta
 from .manifest import Manifest, Shard
 from .motion_sync import motion_score
 from .snr import estimate_snr_db
-from .syncnet import LIP_SIZE, syncnet_score
+from .syncnet import MIN_TRACKED, face_track_crops, syncnet_score
 from .units import Unit, plan_units
+
+log = logging.getLogger(__name__)
 
 FILTERS = ("duration", "snr", "language", "sync")
 SYNC_MODELS = ("auto", "syncnet", "motion")
@@ -78,6 +82,7 @@ class Models:
     language: Callable | None = None
     syncnet: object | None = None
     sync_method: str = "motion"
+    face_detector: object | None = None  # SyncNet's face track (MediaPipe BlazeFace)
 
 
 def load_models(config: CurateConfig, whisper_path=None, syncnet_path=None, device: str = "cpu") -> Models:
@@ -97,10 +102,15 @@ def load_models(config: CurateConfig, whisper_path=None, syncnet_path=None, devi
         use_syncnet = config.sync_model == "syncnet" or (
             config.sync_model == "auto" and (syncnet_path is not None or try_find_asset("syncnet") is not None))
         if use_syncnet:
+            from ...reconstruct.detector import MediaPipeFaceMesh
             from .syncnet import load_syncnet
 
             models.syncnet = load_syncnet(syncnet_path, device=device)
+            models.face_detector = MediaPipeFaceMesh()
             models.sync_method = "syncnet"
+        elif config.sync_model == "auto":
+            log.warning("sync filter: no SyncNet weights (asset 'syncnet', or --syncnet PATH), so the weights-free "
+                        "mouth-motion check is used instead (weaker; threshold %s)", DEFAULT_SYNC_CONF["motion"])
     return models
 
 
@@ -133,11 +143,18 @@ def _unit_audio(unit: Unit, frames_per_source: list[int]) -> np.ndarray | None:
 
 
 def _to_sync_frame(frame: np.ndarray, method: str) -> np.ndarray:
-    """Keep SyncNet's 224² input, or a small 64² copy for the motion check."""
+    """The frame itself for SyncNet (cropped around the face track later), a small 64² copy for the motion check."""
     from PIL import Image
 
-    side = LIP_SIZE if method == "syncnet" else 64
-    return np.asarray(Image.fromarray(frame).resize((side, side), Image.BILINEAR))
+    if method == "syncnet":
+        return frame
+    return np.asarray(Image.fromarray(frame).resize((64, 64), Image.BILINEAR))
+
+
+def _face_box(frame: np.ndarray, detector) -> np.ndarray:
+    """(4,) the largest face's box in ``frame``, NaN when there is none."""
+    faces = detector.detect(frame)
+    return faces[0].box.astype(np.float64) if faces else np.full(4, np.nan)
 
 
 def process_unit(unit: Unit, out: Path, config: CurateConfig, models: Models) -> Outcome:
@@ -201,6 +218,10 @@ def _normalise_and_sync(unit, out, config, models, audio, frames_per_source, mea
         measures["frames"] = written
         if config.sync:
             score = _sync(np.stack(sync_frames), audio, models)
+            if score is None:
+                writer.abort()
+                return _reject("sync", None, measures, f"no face tracked through {MIN_TRACKED:.0%} of the "
+                               f"first {len(sync_frames)} frames (SyncNet scores a face track)")
             conf_min = config.min_sync_conf if config.min_sync_conf is not None else DEFAULT_SYNC_CONF[score.method]
             measures.update(sync_method=score.method, sync_offset=score.offset,
                             sync_conf=round(score.confidence, 4))
@@ -226,8 +247,11 @@ def _normalise_and_sync(unit, out, config, models, audio, frames_per_source, mea
 
 
 def _sync(frames: np.ndarray, audio: np.ndarray, models: Models):
+    """SyncScore of the clip's first frames, or None when SyncNet finds no face track in them."""
     if models.sync_method == "syncnet":
-        return syncnet_score(models.syncnet, frames, audio)
+        boxes = np.stack([_face_box(f, models.face_detector) for f in frames])
+        crops = face_track_crops(frames, boxes)
+        return None if crops is None else syncnet_score(models.syncnet, crops, audio)
     return motion_score(frames, audio)
 
 

@@ -2,7 +2,10 @@
 
 The network follows the public ``syncnet_v2.model`` state-dict layout (``netcnnaud.*``, ``netfcaud.*``,
 ``netcnnlip.*``, ``netfclip.*``): a 2-D CNN over 0.2 s of MFCCs (13 x 20) and a 3-D CNN over five
-224² RGB frames, each ending in a 1024-d embedding. For every video window the embedding distance to
+224² RGB frames, each ending in a 1024-d embedding. Its inputs are prepared as syncnet_python does:
+MFCCs of the int16 PCM samples (:func:`syncnet_mfcc`) and face-track crops around the lower face
+(:func:`face_track_crops`; our boxes come from MediaPipe's BlazeFace instead of S3FD, both
+forehead-to-chin face boxes). For every video window the embedding distance to
 the audio windows within +-``max_offset`` frames is measured; averaged over the clip, the offset with
 the smallest distance is the AV offset and ``median - min`` of the distance curve is the confidence
 the paper thresholds (>= 5 keeps a clip with the public weights).
@@ -125,23 +128,105 @@ def _mel_filterbank(n_filters: int, nfft: int, sample_rate: int) -> np.ndarray:
 
 def mfcc(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, n_ceps: int = 13, n_filters: int = 26,
          nfft: int = 512, win_s: float = 0.025, hop_s: float = 0.01) -> np.ndarray:
-    """(N,) float waveform -> (F, 13) MFCCs at 100 Hz (F = 1 + (N - win) // hop)."""
+    """(N,) waveform -> (F, 13) MFCCs at 100 Hz, F = 1 + ceil((N - win) / hop) (the tail zero-padded).
+
+    Framing and every step follow ``python_speech_features.mfcc`` with its defaults, the front end
+    syncnet_python feeds the network. The values depend on the waveform's scale (c0 is a log energy):
+    give :func:`syncnet_mfcc` float audio to get what the public weights expect.
+    """
     from scipy.fft import dct
 
     x = np.asarray(audio, np.float64).reshape(-1)
     x = np.append(x[:1], x[1:] - 0.97 * x[:-1])
     win, hop = int(round(win_s * sample_rate)), int(round(hop_s * sample_rate))
-    if x.size < win:
-        x = np.pad(x, (0, win - x.size))
-    n = 1 + (x.size - win) // hop
+    n = 1 if x.size <= win else 1 + int(np.ceil((x.size - win) / hop))
+    x = np.pad(x, (0, (n - 1) * hop + win - x.size))
     idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
     power = np.abs(np.fft.rfft(x[idx], nfft)) ** 2 / nfft
-    energy = np.maximum(power.sum(1), np.finfo(float).eps)
-    feat = np.maximum(power @ _mel_filterbank(n_filters, nfft, sample_rate).T, np.finfo(float).eps)
+    eps = np.finfo(float).eps
+    energy = power.sum(1)
+    energy = np.where(energy == 0, eps, energy)
+    feat = power @ _mel_filterbank(n_filters, nfft, sample_rate).T
+    feat = np.where(feat == 0, eps, feat)
     ceps = dct(np.log(feat), type=2, axis=1, norm="ortho")[:, :n_ceps]
     ceps *= 1 + (22 / 2.0) * np.sin(np.pi * np.arange(n_ceps) / 22)
     ceps[:, 0] = np.log(energy)
     return ceps.astype(np.float32)
+
+
+def to_int16_scale(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] -> the int16 PCM values a 16-bit WAV of it holds (as float64)."""
+    x = np.asarray(audio, np.float64).reshape(-1)
+    return np.clip(np.round(x * 32768.0), -32768, 32767)
+
+
+def syncnet_mfcc(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """SyncNet's audio input: MFCCs of the int16 PCM samples (F, 13).
+
+    syncnet_python reads the clip's 16-bit WAV with ``scipy.io.wavfile`` and computes MFCCs on the raw
+    int16 values; on float audio in [-1, 1] c0 would sit 2 ln 32768 ~ 20.8 lower than the weights saw.
+    """
+    return mfcc(to_int16_scale(audio), sample_rate)
+
+
+# ----------------------------------------------------------------------------------------------
+# face-track crops (syncnet_python's run_pipeline: a face track, median-smoothed, cropped around
+# the lower face and resized to 224², grey 110 padding)
+# ----------------------------------------------------------------------------------------------
+TRACK_SMOOTH = 13
+"""Median-filter length over the track's box centre and size (frames), as syncnet_python."""
+CROP_SCALE = 0.4
+"""syncnet_python's ``--crop_scale``: the crop spans 1 + 2 x 0.4 box half-sizes below the box centre."""
+PAD_VALUE = 110
+MIN_TRACKED = 0.5
+"""A clip whose face is found in fewer than this share of frames has no usable face track."""
+
+
+def face_track(boxes: np.ndarray) -> np.ndarray | None:
+    """Per-frame boxes (T, 4) x0, y0, x1, y1 (NaN rows: no face) -> (T, 3) smoothed centre x, y, half-size.
+
+    Missing frames are linearly interpolated between detections (held at the ends), then centre and
+    half-size (half the longer box side) are median-filtered over :data:`TRACK_SMOOTH` frames.
+    None when fewer than :data:`MIN_TRACKED` of the frames have a face.
+    """
+    from scipy.signal import medfilt
+
+    boxes = np.asarray(boxes, np.float64)
+    found = np.all(np.isfinite(boxes), axis=1)
+    if found.sum() < max(1, MIN_TRACKED * len(boxes)):
+        return None
+    t = np.arange(len(boxes))
+    filled = np.stack([np.interp(t, t[found], boxes[found, k]) for k in range(4)], axis=1)
+    half = np.maximum(filled[:, 3] - filled[:, 1], filled[:, 2] - filled[:, 0]) / 2.0
+    cx, cy = (filled[:, 0] + filled[:, 2]) / 2.0, (filled[:, 1] + filled[:, 3]) / 2.0
+    kernel = min(TRACK_SMOOTH, len(boxes) if len(boxes) % 2 else len(boxes) - 1)
+    return np.stack([medfilt(v, kernel) if kernel > 1 else v for v in (cx, cy, half)], axis=1)
+
+
+def crop_face(frame: np.ndarray, cx: float, cy: float, half: float) -> np.ndarray:
+    """(H, W, 3) uint8 -> (224, 224, 3) uint8: the box half-size ``half`` above the centre, 1.8 x below,
+    1.4 x each side (syncnet_python's crop), grey 110 beyond the frame, bilinear resize."""
+    import torch.nn.functional as F
+
+    pad = int(half * (1 + 2 * CROP_SCALE))
+    padded = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), constant_values=PAD_VALUE)
+    my, mx = cy + pad, cx + pad
+    face = padded[int(my - half):int(my + half * (1 + 2 * CROP_SCALE)),
+                  int(mx - half * (1 + CROP_SCALE)):int(mx + half * (1 + CROP_SCALE))]
+    if face.shape[0] < 2 or face.shape[1] < 2:
+        raise InvalidFileError(f"face box of half-size {half:.1f} px is too small to crop for SyncNet")
+    t = torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1)[None].float()
+    t = F.interpolate(t, size=(LIP_SIZE, LIP_SIZE), mode="bilinear", align_corners=False)
+    return t[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def face_track_crops(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray | None:
+    """(T, H, W, 3) frames + (T, 4) per-frame face boxes (NaN: none) -> (T, 224, 224, 3) SyncNet input,
+    or None when the face is not tracked through enough of the clip (:func:`face_track`)."""
+    track = face_track(boxes)
+    if track is None:
+        return None
+    return np.stack([crop_face(f, *track[i]) for i, f in enumerate(frames)])
 
 
 @dataclass(frozen=True)
@@ -163,9 +248,11 @@ class SyncScore:
 
 def syncnet_score(model: SyncNet, frames: np.ndarray, audio: np.ndarray, max_offset: int = 15,
                   batch: int = 32) -> SyncScore:
-    """Score face frames (T, 224, 224, 3) uint8 RGB at 25 fps against 16 kHz audio (N,).
+    """Score face-track crops (T, 224, 224, 3) uint8 RGB at 25 fps against 16 kHz float audio (N,).
 
-    Frames go to the network as BGR 0..255, the convention of the public weights.
+    ``frames`` are :func:`face_track_crops` of the clip (the lower-face crops the network was trained
+    on); they go to the network as BGR 0..255 and the audio as MFCCs of its int16 samples
+    (:func:`syncnet_mfcc`), the conventions of the public weights.
     """
     t = frames.shape[0]
     if t < LIP_FRAMES + 1:
@@ -175,8 +262,9 @@ def syncnet_score(model: SyncNet, frames: np.ndarray, audio: np.ndarray, max_off
     device = next(model.parameters()).device
     need = int(round(t / FPS * SAMPLE_RATE)) + int(0.03 * SAMPLE_RATE)
     a = np.pad(np.asarray(audio, np.float32).reshape(-1)[:need], (0, max(0, need - np.size(audio))))
-    cc = mfcc(a)  # (F, 13) with F >= 4 T
-    n = min(t - LIP_FRAMES + 1, (cc.shape[0] - 20) // MFCC_PER_FRAME + 1)
+    cc = syncnet_mfcc(a)  # (F, 13) with F >= 4 T
+    # windows start at frames 0 .. T - 6, as syncnet_python's evaluate loop (lastframe = T - 5)
+    n = min(t - LIP_FRAMES, (cc.shape[0] - 20) // MFCC_PER_FRAME + 1)
     video = torch.from_numpy(np.ascontiguousarray(frames[..., ::-1])).float()  # RGB -> BGR
     vfeat, afeat = [], []
     with torch.no_grad():
