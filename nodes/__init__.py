@@ -26,12 +26,20 @@ AREAS = ("flame", "reference", "audio", "generate", "control", "render")
 MODEL_FOLDERS = {
     "flame": "FLAME model, masks and landmark embeddings",
     "3dxtalker": "3DXTalker generator checkpoints and encoder folders (wavlm-base-plus, emotion2vec_plus_base, EMOCA)",
+    "mediapipe": "MediaPipe face detector and face-mesh .tflite models (reference-photo backend 'landmarks')",
 }
 
 
 def register_model_folders() -> None:
-    """Register ``models/flame`` and ``models/3dxtalker`` with ComfyUI (extra_model_paths.yaml works too)."""
+    """Register ``models/flame``, ``models/3dxtalker`` and ``models/mediapipe`` with ComfyUI.
+
+    ``extra_model_paths.yaml`` entries for the same keys work too. The pack's own checkpoint folder
+    (the bundled bootstrap generator) is registered last under ``3dxtalker``, so a fresh install
+    offers it and anything a user puts in ``models/3dxtalker`` is listed before it.
+    """
     import folder_paths
+
+    from ..x3dtalker_core.assets import BUNDLED_CHECKPOINTS
 
     env_roots = [p for p in os.environ.get("X3DTALKER_MODELS", "").split(os.pathsep) if p]
     for key in MODEL_FOLDERS:
@@ -43,6 +51,8 @@ def register_model_folders() -> None:
             extra = os.path.join(os.path.expanduser(root), key)
             if os.path.isdir(extra) and extra not in folder_paths.get_folder_paths(key):
                 folder_paths.add_model_folder_path(key, extra)
+    if str(BUNDLED_CHECKPOINTS) not in folder_paths.get_folder_paths("3dxtalker"):
+        folder_paths.add_model_folder_path("3dxtalker", str(BUNDLED_CHECKPOINTS))
 
 
 def collect_nodes() -> list:

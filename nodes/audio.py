@@ -32,6 +32,7 @@ class AudioEncode(io.ComfyNode):
                                 tooltip="Folder of the emotion2vec model; empty = the registered asset."),
             ],
             outputs=[AudioFeaturesType.Output(display_name="features")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -41,7 +42,7 @@ class AudioEncode(io.ComfyNode):
                                    device=hooks.compute_device(), progress=hooks.progress_callback(),
                                    cancel=hooks.check_interrupt)
         text = f"{feats.num_frames} frames ({feats.num_frames / feats.fps:.2f} s), {linguistic}+{emotion}"
-        return io.NodeOutput(feats, ui=ui.PreviewText(text))
+        return io.NodeOutput(feats, ui=ui.PreviewText(hooks.show_status(cls, text)))
 
 
 NODES = [AudioEncode]

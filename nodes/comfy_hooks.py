@@ -56,3 +56,24 @@ def free_cache() -> None:
     import comfy.model_management as mm
 
     mm.soft_empty_cache()
+
+
+def show_status(node_cls, text: str) -> str:
+    """Show ``text`` on the node itself in the UI (ComfyUI's progress-text channel, as core GetImageSize does).
+
+    The node's schema must list ``io.Hidden.unique_id``. Outside a running server (tests calling
+    ``execute`` directly) nothing is sent. Returns ``text`` so callers can also put it in the ``ui`` dict,
+    which keeps it in the history for API clients.
+    """
+    hidden = getattr(node_cls, "hidden", None)
+    node_id = getattr(hidden, "unique_id", None) if hidden is not None else None
+    if node_id is None:
+        return text
+    try:
+        from server import PromptServer
+    except ImportError:
+        return text
+    server = getattr(PromptServer, "instance", None)
+    if server is not None:
+        server.send_progress_text(text, node_id)
+    return text

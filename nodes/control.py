@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io, ui
 
+from . import comfy_hooks as hooks
 from .logic import control as logic
 from .logic.files import file_fingerprint
 from .types import AudioFeaturesType, CATEGORY, EmotionControlType, FlameModelType, PoseTrajectoryType
@@ -94,15 +95,19 @@ def _pose_inputs() -> list:
                                 tooltip="Audio features of the clip: sets its length and drives beat-synced motion."),
         io.Float.Input("duration_s", default=5.0, min=0.04, max=3600.0, step=0.04, optional=True,
                        tooltip="Clip length when no features are connected."),
-        io.Int.Input("seed", default=0, min=0, max=2**31 - 1, optional=True, tooltip="Picks the take."),
+        # Not called 'seed': ComfyUI's frontend gives every 'seed' input a control widget that defaults to
+        # 'randomize', and a pose take should stay put until the user asks for another.
+        io.Int.Input("variation", default=0, min=0, max=2**31 - 1, optional=True,
+                     tooltip="Picks the take: the same number gives the same curves; change it for another."),
         io.Combo.Input("mode", options=list(logic.POSE_MODES), default="superimpose", optional=True,
                        tooltip="superimpose: add to the predicted head motion. center: replace its centre, keep "
                        "a scaled part of its own motion."),
     ]
 
 
-def _pose_output(traj) -> io.NodeOutput:
-    return io.NodeOutput(traj, logic.pose_plot(traj), ui=ui.PreviewText(logic.pose_summary(traj)))
+def _pose_output(node_cls, traj) -> io.NodeOutput:
+    status = hooks.show_status(node_cls, logic.pose_summary(traj))
+    return io.NodeOutput(traj, logic.pose_plot(traj), ui=ui.PreviewText(status))
 
 
 class HeadPosePreset(io.ComfyNode):
@@ -120,12 +125,13 @@ class HeadPosePreset(io.ComfyNode):
                 *_pose_inputs(),
             ],
             outputs=[PoseTrajectoryType.Output(display_name="head_pose"), io.Image.Output(display_name="curves")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
-    def execute(cls, preset: str, strength: float = 1.0, features=None, duration_s: float = 5.0, seed: int = 0,
+    def execute(cls, preset: str, strength: float = 1.0, features=None, duration_s: float = 5.0, variation: int = 0,
                 mode: str = "superimpose") -> io.NodeOutput:
-        return _pose_output(logic.pose_from_preset(preset, features, duration_s, seed, strength, mode))
+        return _pose_output(cls, logic.pose_from_preset(preset, features, duration_s, variation, strength, mode))
 
 
 class HeadPoseLLM(io.ComfyNode):
@@ -154,15 +160,16 @@ class HeadPoseLLM(io.ComfyNode):
                 *_pose_inputs(),
             ],
             outputs=[PoseTrajectoryType.Output(display_name="head_pose"), io.Image.Output(display_name="curves")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
     def execute(cls, style: str, url: str, model: str, api_key_env: str = "OPENAI_API_KEY",
                 fallback_preset: str = "calm", temperature: float = 0.2, features=None, duration_s: float = 5.0,
-                seed: int = 0, mode: str = "superimpose") -> io.NodeOutput:
-        traj = logic.pose_from_llm(style, url, model, api_key_env or "", features, duration_s, seed, temperature,
+                variation: int = 0, mode: str = "superimpose") -> io.NodeOutput:
+        traj = logic.pose_from_llm(style, url, model, api_key_env or "", features, duration_s, variation, temperature,
                                    fallback_preset, "fallback", mode)
-        return _pose_output(traj)
+        return _pose_output(cls, traj)
 
 
 NODES = [EmotionTemplate, EmotionKeyframes, HeadPosePreset, HeadPoseLLM]

@@ -11,27 +11,16 @@ from .types import (CATEGORY, AudioFeaturesType, EmotionControlType, FlameParams
                     GeneratorType, PoseTrajectoryType)
 
 
+AUTO = logic.AUTO
+
+
 def checkpoint_files() -> list[str]:
-    """``*.safetensors`` in the registered ``3dxtalker`` folders (sub-folders included)."""
-    import folder_paths
+    """``auto`` and every generator checkpoint in the registered ``3dxtalker`` folders, the default first.
 
-    try:
-        names = folder_paths.get_filename_list("3dxtalker")
-    except KeyError:
-        return []
-    return [n for n in names if n.lower().endswith(".safetensors")]
-
-
-def _checkpoint_path(name: str) -> str:
-    import folder_paths
-
-    from ..x3dtalker_core.errors import X3DError
-
-    path = folder_paths.get_full_path("3dxtalker", name)
-    if path is None:
-        raise X3DError(f"generator checkpoint '{name}' is not in models/3dxtalker; put the .safetensors file there "
-                       "(or train one: python -m x3dtalker_core train)")
-    return path
+    The pack's bundled bootstrap is among them, so a fresh install has a working choice; encoder weights
+    and other ``.safetensors`` files in those folders are left out (their headers are not generators').
+    """
+    return [AUTO, *logic.checkpoint_names()]
 
 
 class LoadGenerator(io.ComfyNode):
@@ -44,27 +33,31 @@ class LoadGenerator(io.ComfyNode):
             description="Loads a flow-matching generator checkpoint (.safetensors + config) from models/3dxtalker. "
             "It waits on ComfyUI's offload device and moves to the compute device only while generating.",
             inputs=[
-                io.Combo.Input("checkpoint", options=checkpoint_files(),
-                               tooltip="Generator checkpoint in models/3dxtalker."),
+                io.Combo.Input("checkpoint", options=checkpoint_files(), default=AUTO,
+                               tooltip="Generator checkpoint in models/3dxtalker. 'auto' takes the best installed: "
+                               "a trained one (generator.safetensors from `train`, or any other) before the bootstrap "
+                               "bundled with the pack."),
                 io.Combo.Input("dtype", options=list(logic.DTYPES), default="float32",
                                tooltip="Weights precision; bfloat16/float16 halve memory on a GPU."),
             ],
             outputs=[GeneratorType.Output(display_name="generator")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
-    def fingerprint_inputs(cls, checkpoint: str, dtype: str = "float32") -> str:
+    def fingerprint_inputs(cls, checkpoint: str = AUTO, dtype: str = "float32") -> str:
         try:
-            return file_fingerprint(_checkpoint_path(checkpoint)) + f"#{dtype}"
+            return file_fingerprint(logic.checkpoint_path(checkpoint)) + f"#{dtype}"
         except Exception:
             return f"{checkpoint}#{dtype}"
 
     @classmethod
-    def execute(cls, checkpoint: str, dtype: str = "float32") -> io.NodeOutput:
-        gen = logic.load_generator_file(_checkpoint_path(checkpoint), dtype, device=hooks.offload_device())
-        m = gen.config.model
-        return io.NodeOutput(gen, ui=ui.PreviewText(
-            f"{gen.name}: {m.linguistic_encoder}+{m.emotion_encoder} features, window {gen.config.window}"))
+    def execute(cls, checkpoint: str = AUTO, dtype: str = "float32") -> io.NodeOutput:
+        path = logic.checkpoint_path(checkpoint)
+        gen = logic.load_generator_file(path, dtype, device=hooks.offload_device())
+        status = logic.describe_generator(gen, path, chosen=checkpoint)
+        hooks.show_status(cls, status)
+        return io.NodeOutput(gen, ui=ui.PreviewText(status))
 
 
 class Generate(io.ComfyNode):

@@ -33,12 +33,14 @@ class ImageToFlame(io.ComfyNode):
                 io.Image.Output(display_name="overlay"),
                 io.Float.Output(display_name="confidence"),
             ],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
     def execute(cls, image, flame_model, backend: str = "landmarks", face_index: int = 0) -> io.NodeOutput:
         fit = logic.image_to_flame(image, flame_model, backend, face_index, progress=hooks.fraction_callback())
-        return io.NodeOutput(fit.params, fit.overlay, fit.confidence, ui=ui.PreviewText(fit.summary))
+        return io.NodeOutput(fit.params, fit.overlay, fit.confidence,
+                             ui=ui.PreviewText(hooks.show_status(cls, fit.summary)))
 
 
 class LoadFlameParams(io.ComfyNode):

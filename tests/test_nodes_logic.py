@@ -155,29 +155,57 @@ def sequence(generator, reference, features):
     return gen_logic.generate_motion(generator, reference, features, steps=2, seed=0)
 
 
-def test_render_clip_and_wan(sequence, dev_model, speech):
-    frames = []
-    clip = ren_logic.render_clip(sequence, dev_model, 64, 48, "fitted", progress=lambda d, t: frames.append(d))
-    assert clip.depth.shape == (50, 48, 64, 3) and clip.mask.shape == (50, 48, 64) and clip.fps == 25.0
-    inside = clip.mask > 0.5
-    assert inside.float().mean() > 0.05 and float(clip.depth[..., 0][~inside].abs().max()) == 0.0
-    assert frames[-1] == 50
-    static = ren_logic.render_clip(sequence, dev_model, 32, 32, "static", normals=True)
-    assert float(static.normals.abs().sum()) > 0
+def _decode_video(path):
+    import av
 
-    wan = ren_logic.render_for_wan(sequence, dev_model, "14b", 70, 50, length=33, audio=speech)
-    assert wan.fps == 16.0 and wan.num_frames == 33 and (wan.width, wan.height) == (64, 48)
-    assert wan.audio["waveform"].shape[-1] == round(33 / 16 * 16000)
-    wan5 = ren_logic.render_for_wan(sequence, dev_model, "5b", 64, 64, length=1, trim=True)
-    assert wan5.fps == 24.0 and (wan5.num_frames - 1) % 4 == 0 and wan5.audio is None
+    with av.open(str(path)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        has_audio = len(c.streams.audio) > 0
+    return np.stack(frames), has_audio
+
+
+def test_render_videos_are_files_with_audio(sequence, dev_model, speech, tmp_path):
+    frames = []
+    out = ren_logic.render_videos(sequence, dev_model, tmp_path / "a", 64, 48, "fitted", audio=speech,
+                                  progress=lambda d, t: frames.append(d))
+    assert set(out.files) == {"preview", "depth"} and out.fps == 25.0 and out.frames == 50
+    assert not (tmp_path / "a" / "normals.mp4").exists()          # switched off: never rendered
+    depth, has_audio = _decode_video(out.files["depth"])
+    assert depth.shape == (50, 48, 64, 3) and has_audio
+    assert depth.max() > 100 and depth[:, 0, 0].max() < 8          # head bright, background black
+    assert frames[-1] == 50
+    static = ren_logic.render_videos(sequence, dev_model, tmp_path / "b", 32, 32, "static", normals=True, mask=True)
+    assert set(static.files) == {"preview", "depth", "normals", "mask"}
+    assert _decode_video(static.files["normals"])[0].mean() > 1
 
     def stop():
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ren_logic.render_clip(sequence, dev_model, 32, 32, "static", cancel=stop)
+        ren_logic.render_videos(sequence, dev_model, tmp_path / "c", 32, 32, "static", cancel=stop)
+    assert not list((tmp_path / "c").glob("*.mp4"))                # nothing half-written
     with pytest.raises(X3DError, match="colour"):
         ren_logic.parse_colour("blue")
+
+
+def test_wan_windows(sequence, dev_model, speech):
+    wan = ren_logic.render_for_wan(sequence, dev_model, "14b", 70, 50, length=33, audio=speech)
+    assert wan.fps == 16.0 and wan.num_frames == 33 and (wan.width, wan.height) == (64, 48)
+    assert wan.audio["waveform"].shape[-1] == round(33 / 16 * 16000) and (wan.window, wan.windows) == (0, 1)
+    # 2 s at 16 fps = 32 frames: windows of 17 frames -> 2 windows; the second starts at 17/16 s.
+    first = ren_logic.render_for_wan(sequence, dev_model, "14b", 64, 48, length=17, audio=speech, window=0)
+    second = ren_logic.render_for_wan(sequence, dev_model, "14b", 64, 48, length=17, audio=speech, window=1)
+    assert (first.windows, second.windows) == (2, 2) and second.num_frames == 17 and second.motion_frames == 15
+    assert second.start_s == pytest.approx(17 / 16)
+    cut = round(17 / 16 * 16000)
+    wave = ren_logic.mono_16k(speech)
+    assert np.allclose(second.audio["waveform"].reshape(-1).numpy()[:1000], wave[cut:cut + 1000], atol=1e-4)
+    assert not torch.equal(first.depth[-1], second.depth[0])
+    with pytest.raises(X3DError, match="2 window"):
+        ren_logic.render_for_wan(sequence, dev_model, "14b", 64, 48, length=17, window=2)
+    wan5 = ren_logic.render_for_wan(sequence, dev_model, "5b", 64, 64, length=121, trim=True)
+    assert wan5.fps == 24.0 and wan5.num_frames == 45 and wan5.audio is None
+    assert ren_logic.wan_length_warning(81) is None and "81" in ren_logic.wan_length_warning(401)
 
 
 def test_exports_and_curves(sequence, dev_model, tmp_path):

@@ -38,6 +38,7 @@ class _IO(types.ModuleType):
             super().__init__(**kw)
 
     NodeOutput = tuple
+    Hidden = types.SimpleNamespace(unique_id="UNIQUE_ID")
 
     @staticmethod
     def Custom(name):  # noqa: N802

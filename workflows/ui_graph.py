@@ -27,6 +27,18 @@ MODEL_URLS = {  # official Fun-Control template files (properties.models drives 
 }
 
 
+# Room a node needs beyond its widget rows: previews (image strip, video, 3D viewport, curve view), file
+# pickers and multi-line text. (width, extra height) in canvas pixels.
+NODE_ROOM = {
+    "LoadImage": (340, 300), "LoadAudio": (340, 90), "PreviewImage": (400, 320), "SaveVideo": (420, 380),
+    "Preview3DAnimation": (560, 520), "Preview3D": (560, 520), "X3DTalker_Render": (420, 380),
+    "X3DTalker_MotionCurves": (560, 300), "X3DTalker_ImageToFlame": (340, 60), "X3DTalker_EmotionKeyframes": (360, 90),
+    "X3DTalker_HeadPoseLLM": (360, 90), "CLIPTextEncode": (400, 120), "X3DTalker_LoadGenerator": (340, 40),
+    "X3DTalker_WanControlVideo": (360, 40), "X3DTalker_Generate": (340, 40),
+}
+COLUMN_GAP, ROW_GAP = 60, 50
+
+
 def _is_widget(spec: list) -> bool:
     kind = spec[0]
     return isinstance(kind, list) or kind in WIDGET_TYPES
@@ -57,8 +69,21 @@ def _depths(api: dict) -> dict[str, int]:
     return depth
 
 
+def _column_x(api: dict, depth: dict[str, int]) -> dict[int, int]:
+    """Left edge of each depth column: every column as wide as its widest node, plus a gap."""
+    widths: dict[int, int] = {}
+    for node_id, node in api.items():
+        widths[depth[node_id]] = max(widths.get(depth[node_id], 0), NODE_ROOM.get(node["class_type"], (340, 0))[0])
+    x, out = 40, {}
+    for d in sorted(widths):
+        out[d] = x
+        x += widths[d] + COLUMN_GAP
+    return out
+
+
 def api_to_ui(api: dict, object_info: dict, version: str = "0.1.0") -> dict:
     depth = _depths(api)
+    column_x = _column_x(api, depth)
     nodes, links, column_y = [], [], {}
     link_id = 0
     out_links: dict[tuple[str, int], list[int]] = {}
@@ -86,17 +111,19 @@ def api_to_ui(api: dict, object_info: dict, version: str = "0.1.0") -> dict:
                 links.append([link_id, int(src), int(slot), int(node_id), target_slot,
                               object_info[api[src]["class_type"]]["output"][slot]])
                 out_links.setdefault((src, slot), []).append(link_id)
-        x = 40 + depth[node_id] * 380
+        x = column_x[depth[node_id]]
         y = column_y.get(depth[node_id], 40)
-        height = 60 + 26 * (len(widgets) + len(ui_inputs))
-        column_y[depth[node_id]] = y + height + 60
+        width, extra = NODE_ROOM.get(cls, (340, 0))
+        outputs = len(info["output"])
+        height = 40 + 24 * (max(outputs, len([i for i in ui_inputs if "widget" not in i])) + len(widgets)) + extra
+        column_y[depth[node_id]] = y + height + ROW_GAP
         props = {"Node name for S&R": cls, "cnr_id": "comfyui-3dxtalker" if cls.startswith("X3DTalker_") else "comfy-core",
                  "ver": version if cls.startswith("X3DTalker_") else "0.3.64"}
         models = [{"name": v, "url": f"{MODEL_URLS[v][0]}/resolve/main/split_files/{MODEL_URLS[v][1]}/{v}",
                    "directory": MODEL_URLS[v][1]} for v in node["inputs"].values() if isinstance(v, str) and v in MODEL_URLS]
         if models:
             props["models"] = models
-        entry = {"id": int(node_id), "type": cls, "pos": [x, y], "size": [340, height], "flags": {}, "order": 0,
+        entry = {"id": int(node_id), "type": cls, "pos": [x, y], "size": [width, height], "flags": {}, "order": 0,
                  "mode": 0, "inputs": ui_inputs, "properties": props, "widgets_values": widgets,
                  "outputs": [{"name": n, "type": t, "links": None}
                              for n, t in zip(info.get("output_name", info["output"]), info["output"])]}

@@ -11,6 +11,46 @@ DTYPES = ("float32", "bfloat16", "float16")
 SOLVERS = ("euler", "heun")
 
 
+AUTO = "auto"
+
+
+def checkpoint_names() -> list[str]:
+    """Names of every installed generator checkpoint, the default first (the core resolver's order)."""
+    from ...x3dtalker_core.model import available_checkpoints
+
+    return available_checkpoints()
+
+
+def checkpoint_path(choice: str) -> str:
+    """The file behind a dropdown choice: ``auto`` = the core resolver's default, else a file name.
+
+    ComfyUI's folder registry is asked first (``extra_model_paths.yaml`` folders, sub-folders), then the
+    core resolver, so a name that works in the CLI works here too.
+    """
+    from ...x3dtalker_core.model.checkpoint import resolve_checkpoint
+
+    if not choice or choice == AUTO:
+        return str(resolve_checkpoint(None))
+    try:
+        import folder_paths
+
+        path = folder_paths.get_full_path("3dxtalker", choice)
+    except (ImportError, KeyError):
+        path = None
+    return path or str(resolve_checkpoint(choice))
+
+
+def describe_generator(generator, path: str, chosen: str = AUTO) -> str:
+    """One status line: which checkpoint (and why), its encoders and window."""
+    from ...x3dtalker_core.assets import is_bootstrap_checkpoint
+
+    m = generator.config.model
+    kind = "bootstrap bundled with the pack" if is_bootstrap_checkpoint(path) else "trained"
+    how = "auto -> " if not chosen or chosen == AUTO else ""
+    return (f"{how}{generator.name} ({kind}); {m.linguistic_encoder}+{m.emotion_encoder} features, "
+            f"window {generator.config.window}")
+
+
 def load_generator_file(path: str, dtype: str = "float32", device=None):
     """Load a checkpoint (kept on ``device``; the Generate node moves it to the compute device)."""
     from ...x3dtalker_core.model import load_generator

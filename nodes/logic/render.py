@@ -19,16 +19,30 @@ WAN_MODELS = ("14b", "5b")
 
 
 @dataclass(frozen=True)
-class RenderedClip:
-    """IMAGE batches (T, H, W, 3) float 0..1, MASK (T, H, W), the clip's fps and (optional) audio."""
+class RenderedVideos:
+    """The mp4 files one Render wrote (audio muxed when given), by output name, and their frame rate."""
+
+    files: dict[str, Path]
+    fps: float
+    frames: int
+    width: int
+    height: int
+    camera: str
+
+
+@dataclass(frozen=True)
+class WanControlClip:
+    """One Wan window as IMAGE batches (T, H, W, 3) float 0..1 and MASK (T, H, W), with its audio segment."""
 
     depth: torch.Tensor
     shaded: torch.Tensor
-    normals: torch.Tensor
     mask: torch.Tensor
     fps: float
-    audio: dict | None = None
-    motion_frames: int = 0
+    audio: dict | None
+    motion_frames: int
+    window: int
+    windows: int
+    start_s: float
 
     @property
     def num_frames(self) -> int:
@@ -43,21 +57,10 @@ class RenderedClip:
         return int(self.mask.shape[1])
 
 
-def _draw(vertices, faces, camera, width, height, background, normals, progress, cancel):
-    from ...x3dtalker_core.render import measure_depth_range, render_sequence
+DEPTH_RANGE_FRAMES = 400
+"""At most this many frames, spread over the clip, set the depth range shared by all Wan windows."""
 
-    depth_range = measure_depth_range(vertices, faces, camera, width, height)
-    outputs = ("depth", "shaded") + (("normals",) if normals else ())
-    frames = render_sequence(vertices, faces, camera, width, height, outputs=outputs, depth_range=depth_range,
-                             background=tuple(background), progress=progress, should_stop=cancel)
-
-    def tensor(a):
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-
-    t = frames.num_frames
-    empty = torch.zeros((t, height, width, 3))
-    return (tensor(frames.depth), tensor(frames.shaded),
-            tensor(frames.normals) if frames.normals is not None else empty, tensor(frames.mask))
+VIDEO_FILES = {"preview": "preview.mp4", "depth": "depth.mp4", "normals": "normals.mp4", "mask": "mask.mp4"}
 
 
 def decode(sequence: FlameSequence, flame_model, progress=None) -> tuple[np.ndarray, np.ndarray]:
@@ -82,29 +85,50 @@ def parse_colour(text: str) -> tuple[float, float, float]:
     raise X3DError(f"background colour '{text}' must be '#rrggbb' or three numbers in [0, 1] like '0.1, 0.1, 0.1'")
 
 
-def render_clip(
+def render_videos(
     sequence: FlameSequence,
     flame_model,
+    folder: Path,
     width: int = 512,
     height: int = 512,
     camera: str = "auto",
     background: str = "#1a1a1a",
     normals: bool = False,
-    fov_deg: float = 20.0,
+    mask: bool = False,
+    audio: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-) -> RenderedClip:
-    """Depth (near = bright, per-clip range), shaded preview, normals and mask at the sequence's fps.
+) -> RenderedVideos:
+    """Shaded preview and depth (near = bright, one range per clip) as mp4 files in ``folder``, plus
+    normals and the face mask when asked, with ``audio`` muxed. Frames are encoded as they are
+    rendered, so memory does not grow with the clip; nothing switched off is rendered.
 
     ``auto`` frames the reference photo when the sequence came from one, else its fitted camera, else static.
     """
-    from ...x3dtalker_core.render.files import photo_framing, select_camera
+    from ...x3dtalker_core.render.files import RenderSettings, render_to_files
 
-    verts, faces = decode(sequence, flame_model)
-    _, cam = select_camera(camera, verts, sequence.cam, sequence.fps, width, height, photo_framing(sequence), fov_deg)
-    depth, shaded, nrm, mask = _draw(verts, faces, cam, width, height, parse_colour(background), normals,
-                                     progress, cancel)
-    return RenderedClip(depth, shaded, nrm, mask, float(sequence.fps), motion_frames=sequence.num_frames)
+    if flame_model is None:
+        raise X3DError("connect a Load FLAME Model node")
+    settings = RenderSettings(width=int(width), height=int(height), camera=camera, background=parse_colour(background),
+                              normals=bool(normals), mask=bool(mask), glb=False)
+    samples = mono_16k(audio)
+    report = render_to_files(sequence, folder, settings, audio=samples, show_progress=False, progress=progress,
+                             should_stop=cancel, flame_model=flame_model)
+    written = {Path(p).name: Path(p) for p in report["files"]}
+    files = {name: written[file] for name, file in VIDEO_FILES.items() if file in written}
+    return RenderedVideos(files, float(report["fps"]), int(report["frames"]), int(report["width"]),
+                          int(report["height"]), str(report["camera"]))
+
+
+def wan_length_warning(length: int) -> str | None:
+    """A note when ``length`` is far beyond the 81 frames Wan 2.2 Fun-Control was trained on."""
+    from ...x3dtalker_core.render.wan import WAN_TRAINED_FRAMES
+
+    if int(length) > 1.5 * WAN_TRAINED_FRAMES:
+        return (f"length {length} is far beyond the {WAN_TRAINED_FRAMES} frames Wan 2.2 Fun-Control was trained on; "
+                f"quality drops on long single windows: keep length {WAN_TRAINED_FRAMES} and render window 0, 1, 2, ... "
+                "(each with its own audio segment) instead")
+    return None
 
 
 def render_for_wan(
@@ -117,31 +141,50 @@ def render_for_wan(
     camera: str = "auto",
     audio: dict | None = None,
     trim: bool = False,
+    window: int = 0,
     background: str = "#1a1a1a",
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
-) -> RenderedClip:
-    """Depth control video for Wan 2.2 Fun-Control: the model's fps (14B 16, 5B 24), 4n+1 frames
-    (at least ``length``, padded by holding the last pose; or trimmed), size snapped to its multiple
-    (14B 16, 5B 32), and the driving audio cut to exactly the clip's duration.
+) -> WanControlClip:
+    """Window ``window`` of the depth control video for Wan 2.2 Fun-Control.
+
+    The motion is resampled to the model's fps (14B 16, 5B 24) and cut into back-to-back windows of
+    ``length`` frames (snapped to 4n+1; Wan was trained on 81); the last window is padded by holding the
+    last pose, or trimmed to the 4n+1 frames that carry motion. The size is snapped to the model's
+    multiple (14B 16, 5B 32) and the driving audio cut to exactly the window's stretch. Only the window's
+    frames are rendered and held in memory.
     """
-    from ...x3dtalker_core.render.wan import fit_frame_count, get_wan_preset, prepare_for_wan, resample_frames, wan_size
+    from ...x3dtalker_core.render import measure_depth_range, render_sequence
+    from ...x3dtalker_core.render.files import photo_framing, select_camera
+    from ...x3dtalker_core.render.wan import get_wan_preset, prepare_wan_window, wan_size
 
     preset = get_wan_preset(model)
     width, height = wan_size(int(width), int(height), preset.multiple)
     verts, faces = decode(sequence, flame_model)
     samples = mono_16k(audio)
-    clip = prepare_for_wan(verts, sequence.fps, preset, samples, SAMPLE_RATE, int(length), "trim" if trim else "pad")
-    cam_values = sequence.cam
-    if cam_values is not None:
-        cam_values = fit_frame_count(resample_frames(cam_values, sequence.fps, preset.fps), clip.frames.shape[0])
-    from ...x3dtalker_core.render.files import photo_framing, select_camera
-
+    clip, win = prepare_wan_window(verts, sequence.fps, preset, samples, SAMPLE_RATE, int(length), int(window),
+                                   "trim" if trim else "pad")
+    cam_values = None
+    if sequence.cam is not None:
+        cam_values, _ = prepare_wan_window(sequence.cam, sequence.fps, preset, None, SAMPLE_RATE, int(length),
+                                           int(window), "trim" if trim else "pad")
+        cam_values = cam_values.frames
     _, cam = select_camera(camera, clip.frames, cam_values, clip.fps, width, height, photo_framing(sequence))
-    depth, shaded, nrm, mask = _draw(clip.frames, faces, cam, width, height, parse_colour(background), False,
-                                     progress, cancel)
+    # One depth range for every window of the clip (from frames spread over all of it), so consecutive
+    # windows' depth does not jump.
+    _, all_cam = select_camera(camera, verts, sequence.cam, sequence.fps, width, height, photo_framing(sequence))
+    step = max(1, verts.shape[0] // DEPTH_RANGE_FRAMES)
+    depth_range = measure_depth_range(verts[::step], faces, all_cam.slice(0, verts.shape[0], step), width, height)
+    frames = render_sequence(clip.frames, faces, cam, width, height, outputs=("depth", "shaded"),
+                             depth_range=depth_range, background=parse_colour(background), progress=progress,
+                             should_stop=cancel)
+
+    def tensor(a):
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
     wav = audio_dict(clip.audio) if clip.audio is not None else None
-    return RenderedClip(depth, shaded, nrm, mask, float(clip.fps), wav, clip.source_frames)
+    return WanControlClip(tensor(frames.depth), tensor(frames.shaded), tensor(frames.mask), float(clip.fps), wav,
+                          clip.source_frames, win.index, win.count, win.start_s)
 
 
 def export_glb_file(sequence: FlameSequence, flame_model, path: Path) -> Path:

@@ -38,7 +38,13 @@ def test_pack_imports_and_lists_every_node(server, object_info):
     assert OUR_NODES <= set(object_info), sorted(OUR_NODES - set(object_info))
     ckpts = object_info["X3DTalker_LoadGenerator"]["input"]["required"]["checkpoint"]
     options = ckpts[1]["options"] if ckpts[0] == "COMBO" else ckpts[0]
-    assert "3dxtalker_bootstrap.safetensors" in options
+    # Fresh install: nothing in models/3dxtalker, yet the bundled bootstrap is offered and 'auto' is the default.
+    assert not (server.models / "3dxtalker").exists() or not any((server.models / "3dxtalker").iterdir())
+    assert options[0] == "auto" and "3dxtalker_bootstrap.safetensors" in options
+    assert ckpts[1].get("default") == "auto"
+    assert all(not o.endswith("model.safetensors") for o in options)   # encoder weights are not generators
+    for key in ("flame", "3dxtalker", "mediapipe"):
+        assert key in server.get("/models"), f"model folder '{key}' is not registered"
     templates = server.get("/workflow_templates")
     listed = next(v for k, v in templates.items() if "3DXTalker" in k or "3dxtalker" in k.lower())
     assert sorted(listed) == sorted(p.stem for p in (REPO / "example_workflows").glob("*.json"))
@@ -52,14 +58,18 @@ def _run(server, name: str) -> dict:
     return entry
 
 
-def test_workflow_a_photo_speech_preview(server):
+def test_workflow_a_photo_speech_preview_on_a_fresh_install(server):
     out = _run(server, "x3dtalker_photo_speech_preview")["outputs"]
+    assert "bootstrap bundled with the pack" in out["6"]["text"][0]         # the node says which checkpoint
+    assert out["8"]["animated"] == [True] and out["8"]["images"][0]["type"] == "temp"   # preview on the node
     videos = [f for n in ("10", "12") for f in out[n]["images"]]
     assert all((server.output / f["subfolder"] / f["filename"]).stat().st_size > 1000 for f in videos)
     from x3dtalker_core.render.video import probe_video
 
     info = probe_video(server.output / videos[0]["subfolder"] / videos[0]["filename"])
     assert info.frames == 50 and abs(info.fps - 25) < 1e-6 and info.audio_seconds is not None
+    depth = probe_video(server.output / videos[1]["subfolder"] / videos[1]["filename"])
+    assert depth.frames == 50 and depth.audio_seconds is not None
     glb = out["14"]["result"][0]
     assert (server.output / glb).stat().st_size > 10000 and glb.endswith(".glb")
     assert out["16"]["x3d_curves"][0]["frames"] == 50

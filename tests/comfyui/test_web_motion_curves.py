@@ -20,13 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from browser_cdp import Browser, find_chromium
 
 COMFY = os.environ.get("COMFYUI_DIR") or os.environ.get("COMFYUI_PATH")
 pytestmark = pytest.mark.skipif(not COMFY or not (Path(COMFY) / "main.py").is_file(),
                                 reason="set COMFYUI_DIR (or COMFYUI_PATH) to a Comfy-Org/ComfyUI checkout to run "
                                 "the real-server tests")
-CHROMIUM = find_chromium()
 FPS = 25
 FRAMES = 100
 
@@ -70,20 +68,6 @@ def _write_sequence(path: Path) -> dict[str, np.ndarray]:
     params[:, HEAD_POSE.start + 2] = np.radians(curves["roll"])
     FlameSequence(params, fps=FPS).save(path)
     return curves
-
-
-@pytest.fixture(scope="module")
-def page(request):
-    if CHROMIUM is None:  # checked before the (slow) server fixture starts
-        pytest.skip("no Chromium found (set CHROMIUM or install chromium) to run the web-extension test")
-    server = request.getfixturevalue("server")
-    # A fresh user folder opens the template browser over the canvas; mark the tutorial as done.
-    done = urllib.request.Request(server.url + "/settings/Comfy.TutorialCompleted", data=b"true", method="POST")
-    urllib.request.urlopen(done, timeout=10).read()
-    with Browser(server.url, CHROMIUM) as browser:
-        browser.server = server  # tests take the server from here, so a missing Chromium skips before it starts
-        browser.wait_for(f"!!({APP}?.graph && window.LiteGraph?.registered_node_types?.X3DTalker_MotionCurves)", 120)
-        yield browser
 
 
 def test_extension_is_served_and_registered_once(page):
