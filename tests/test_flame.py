@@ -10,7 +10,7 @@ import torch
 
 from x3dtalker_core.errors import InvalidFileError, X3DError
 from x3dtalker_core.flame import flame_data_from_arrays, load_flame_data
-from x3dtalker_core.flame.lbs import axis_angle_to_matrix
+from x3dtalker_core.rotation import axis_angle_to_matrix
 
 
 def jaw_pose(angle: float, batch: int = 1) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 
 from x3dtalker_core.errors import X3DError
 from x3dtalker_core.flame import load_flame_model
-from x3dtalker_core.flame.lbs import axis_angle_to_matrix
+from x3dtalker_core.rotation import axis_angle_to_matrix
 from x3dtalker_core.reconstruct.api import _check_pose
 from x3dtalker_core.reconstruct.fitter import SurfacePointModel, emoca_crop, fit_landmarks, from_ndc, to_ndc
 

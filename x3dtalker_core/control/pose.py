@@ -31,6 +31,7 @@ import numpy as np
 from .. import FPS
 from ..errors import InvalidFileError, X3DError
 from ..io_utils import save_npz
+from ..rotation import axis_angle_to_matrix, euler_to_matrix, matrix_to_axis_angle
 from .cues import AudioCues, _smooth
 from .dsl import parse_expression
 
@@ -78,32 +79,6 @@ def condition_angles(degrees: np.ndarray, fps: float = FPS, limits: PoseLimits =
     if frames > 1:
         y = np.stack([_smooth(y[:, k], frames) for k in range(3)], axis=1)
     return y
-
-
-def euler_to_matrix(angles: np.ndarray) -> np.ndarray:
-    """(..., 3) pitch, yaw, roll radians -> (..., 3, 3) ``Ry(yaw) · Rx(pitch) · Rz(roll)``."""
-    a = np.asarray(angles, dtype=np.float64)
-    p, y, r = a[..., 0], a[..., 1], a[..., 2]
-    cp, sp, cy, sy, cr, sr = np.cos(p), np.sin(p), np.cos(y), np.sin(y), np.cos(r), np.sin(r)
-    one, zero = np.ones_like(p), np.zeros_like(p)
-    rx = np.stack([one, zero, zero, zero, cp, -sp, zero, sp, cp], -1).reshape(*p.shape, 3, 3)
-    ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], -1).reshape(*p.shape, 3, 3)
-    rz = np.stack([cr, -sr, zero, sr, cr, zero, zero, zero, one], -1).reshape(*p.shape, 3, 3)
-    return ry @ rx @ rz
-
-
-def _matrix_to_axis_angle(m: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    flat = m.reshape(-1, 3, 3)
-    return Rotation.from_matrix(flat).as_rotvec().reshape(*m.shape[:-2], 3)
-
-
-def _axis_angle_to_matrix(v: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    flat = np.asarray(v, dtype=np.float64).reshape(-1, 3)
-    return Rotation.from_rotvec(flat).as_matrix().reshape(*np.shape(v)[:-1], 3, 3)
 
 
 @dataclass(frozen=True)
@@ -184,7 +159,7 @@ class PoseTrajectory:
 
     def to_axis_angle(self) -> np.ndarray:
         """(T, 3) float32 axis-angle in FLAME axes (the layout of ``pose[0:3]``)."""
-        return _matrix_to_axis_angle(self.to_matrix()).astype(np.float32)
+        return matrix_to_axis_angle(self.to_matrix()).astype(np.float32)
 
     # -- editing ---------------------------------------------------------------------------
     def with_mode(self, mode: str, deviation_scale: float | None = None) -> PoseTrajectory:
@@ -220,9 +195,9 @@ class PoseTrajectory:
         if pred.ndim != 2 or pred.shape[1] != 3:
             raise X3DError(f"predicted head pose must have shape (T, 3), got {pred.shape}")
         traj = self.fit_length(pred.shape[0]).to_matrix()
-        r_pred = _axis_angle_to_matrix(pred)
+        r_pred = axis_angle_to_matrix(pred)
         if self.mode == "superimpose":
-            return _matrix_to_axis_angle(traj @ r_pred).astype(np.float32)
+            return matrix_to_axis_angle(traj @ r_pred).astype(np.float32)
         from scipy.spatial.transform import Rotation
 
         if reference is None:
@@ -231,9 +206,9 @@ class PoseTrajectory:
             ref = np.asarray(reference, dtype=np.float64)
             if ref.shape != (3,):
                 raise X3DError(f"reference head pose must have shape (3,), got {ref.shape}")
-            r_c = _axis_angle_to_matrix(ref)
-        deviation = _matrix_to_axis_angle(r_c.T @ r_pred) * self.deviation_scale
-        return _matrix_to_axis_angle(traj @ r_c @ _axis_angle_to_matrix(deviation)).astype(np.float32)
+            r_c = axis_angle_to_matrix(ref)
+        deviation = matrix_to_axis_angle(r_c.T @ r_pred) * self.deviation_scale
+        return matrix_to_axis_angle(traj @ r_c @ axis_angle_to_matrix(deviation)).astype(np.float32)
 
     def apply_to_pose(self, pose: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         """(T, 6) head + jaw pose -> (T, 6) with the head rotation combined, jaw untouched."""

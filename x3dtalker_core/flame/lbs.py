@@ -1,28 +1,8 @@
-"""Rotations and linear blend skinning, batched and device/dtype-agnostic."""
+"""Linear blend skinning, batched and device/dtype-agnostic (rotations: :mod:`x3dtalker_core.rotation`)."""
 
 from __future__ import annotations
 
 import torch
-
-
-def axis_angle_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
-    """Rodrigues' formula: (..., 3) axis-angle -> (..., 3, 3) rotation matrices.
-
-    Written as ``I + a(θ) K + b(θ) K²`` with ``K`` the cross-product matrix of the *unnormalised*
-    vector, so the zero rotation gives the identity exactly and gradients are finite at θ = 0
-    (small angles use the Taylor series of ``a`` and ``b``).
-    """
-    theta2 = (rotvec * rotvec).sum(-1, keepdim=True)
-    small = theta2 < 1e-8
-    theta2_safe = torch.where(small, torch.ones_like(theta2), theta2)
-    theta = theta2_safe.sqrt()
-    a = torch.where(small, 1.0 - theta2 / 6.0, torch.sin(theta) / theta)
-    b = torch.where(small, 0.5 - theta2 / 24.0, (1.0 - torch.cos(theta)) / theta2_safe)
-    x, y, z = rotvec.unbind(-1)
-    zero = torch.zeros_like(x)
-    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*rotvec.shape[:-1], 3, 3)
-    eye = torch.eye(3, dtype=rotvec.dtype, device=rotvec.device).expand_as(k)
-    return eye + a[..., None] * k + b[..., None] * (k @ k)
 
 
 def skinning_transforms(rotations: torch.Tensor, joints: torch.Tensor, parents: list[int]) -> torch.Tensor:

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..assets import find_asset, try_find_asset
 from ..errors import X3DError
+from ..rotation import axis_angle_to_matrix
 from .data import N_SHAPE_DIRS, FlameData, load_flame_data
 from .landmarks import (
     Deca68Embedding,
@@ -18,7 +19,7 @@ from .landmarks import (
     load_mediapipe_embedding,
     surface_points,
 )
-from .lbs import axis_angle_to_matrix, linear_blend_skinning, skinning_transforms
+from .lbs import linear_blend_skinning, skinning_transforms
 
 POSE_LAYOUTS = {6: "global + jaw (EMOCA)", 15: "global, neck, jaw, eye L, eye R"}
 

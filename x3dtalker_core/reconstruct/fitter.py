@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from ..errors import X3DError
-from ..flame.lbs import axis_angle_to_matrix, linear_blend_skinning, skinning_transforms
+from ..flame.lbs import linear_blend_skinning, skinning_transforms
+from ..rotation import axis_angle_to_euler, axis_angle_to_matrix
 
 CROP_PIXELS = 224.0
 
@@ -358,9 +359,6 @@ def _fit_landmarks(head, targets, weights, crop, settings, init_shape) -> Landma
 
 
 def head_angles_deg(pose: np.ndarray) -> tuple[float, float, float]:
-    """(6,) pose -> head (pitch, yaw, roll) in degrees (x, y, z Euler of the global rotation)."""
-    r = axis_angle_to_matrix(torch.as_tensor(pose[:3], dtype=torch.float64)).numpy()
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, r[0, 2]))))
-    pitch = math.degrees(math.atan2(-r[1, 2], r[2, 2]))
-    roll = math.degrees(math.atan2(-r[0, 1], r[0, 0]))
-    return pitch, yaw, roll
+    """(6,) pose -> head (pitch, yaw, roll) in degrees of the global rotation (:mod:`x3dtalker_core.rotation`)."""
+    pitch, yaw, roll = np.degrees(axis_angle_to_euler(np.asarray(pose, np.float64)[:3]))
+    return float(pitch), float(yaw), float(roll)
