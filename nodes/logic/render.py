@@ -202,13 +202,11 @@ def save_params_file(sequence: FlameSequence, path: Path) -> Path:
 
 def motion_curves(sequence: FlameSequence, max_points: int = 400) -> dict:
     """Jaw opening and head pitch/yaw/roll in degrees over time (for the web curve view), decimated."""
-    from scipy.spatial.transform import Rotation
+    from ...x3dtalker_core.rotation import axis_angle_to_euler
 
     t = sequence.num_frames
     idx = np.unique(np.linspace(0, t - 1, min(t, max_points)).round().astype(int))
-    # Same convention as control.pose (R = Ry(yaw) Rx(pitch) Rz(roll), FLAME axes).
-    yaw, pitch, roll = Rotation.from_rotvec(sequence.head_pose.astype(np.float64)).as_euler("YXZ", degrees=True).T
-    euler = np.stack([pitch, yaw, roll], axis=1)
+    euler = np.degrees(axis_angle_to_euler(sequence.head_pose))  # (T, 3) pitch, yaw, roll
     jaw = np.degrees(np.linalg.norm(sequence.jaw_pose.astype(np.float64), axis=1))
     return {
         "fps": float(sequence.fps), "frames": int(t), "time": (idx / sequence.fps).round(3).tolist(),
