@@ -79,7 +79,7 @@ class Generate(io.ComfyNode):
                 io.Combo.Input("solver", options=list(logic.SOLVERS), default="euler",
                                tooltip="euler (paper) or heun (2 network calls per step, smoother)."),
                 io.Int.Input("smooth_window", default=7, min=0, max=51,
-                             tooltip="Savitzky-Golay window in frames (odd); 0 or 1 = no smoothing."),
+                             tooltip="Savitzky-Golay window in frames (an even one is rounded up to odd); 0 or 1 = no smoothing."),
                 io.Int.Input("smooth_order", default=2, min=0, max=5,
                              tooltip="Savitzky-Golay polynomial order (< window)."),
                 EmotionControlType.Input("emotion", optional=True,

@@ -85,8 +85,6 @@ def generate_motion(
 
     if smooth_window > 1 and smooth_order >= smooth_window:
         raise X3DError(f"smoothing order ({smooth_order}) must be smaller than the window ({smooth_window})")
-    if smooth_window > 1 and smooth_window % 2 == 0:
-        raise X3DError(f"smoothing window must be odd, got {smooth_window}")
     smoothing = (int(smooth_window), int(smooth_order)) if smooth_window > 1 else None
     home = generator.device
     if device is not None:
