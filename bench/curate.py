@@ -39,7 +39,8 @@ from x3dtalker_core.data.curate.samples import (
 )
 from x3dtalker_core.data.curate.snr import estimate_snr_db
 from x3dtalker_core.data.curate.units import plan_units
-from x3dtalker_core.data.video import iter_frames, list_videos, probe_meta
+from x3dtalker_core.data.video import iter_frames, list_videos
+from x3dtalker_core.render.video import probe_video
 from x3dtalker_core.render.video import Mp4Writer
 
 
@@ -72,14 +73,14 @@ def main() -> None:
         make_talking_video(src / f"v{i}.mp4", speech(args.seconds), atlas)
     paths = list_videos(src)
     units = plan_units(paths, src)
-    frames = sum(int(round(probe_meta(p).duration * FPS)) for p in paths)
+    frames = sum(int(round(probe_video(p, decode=False).video_seconds * FPS)) for p in paths)
     config = CurateConfig(size=args.size, language=try_find_asset("whisper") is not None)
     models = load_models(config, device=device)
     stages: dict = {}
 
-    _, t = timed(lambda: [probe_meta(p) for p in paths])
+    _, t = timed(lambda: [probe_video(p, decode=False) for p in paths])
     stages["probe"] = stage(frames, t)
-    audios, t = timed(lambda: [_unit_audio(u, [int(round(probe_meta(u.sources[0]).duration * FPS))]) for u in units])
+    audios, t = timed(lambda: [_unit_audio(u, [int(round(probe_video(u.sources[0], decode=False).video_seconds * FPS))]) for u in units])
     _, t2 = timed(lambda: [estimate_snr_db(a) for a in audios])
     stages["snr"] = stage(frames, t + t2)
     if models.language is not None:

@@ -14,7 +14,8 @@ from x3dtalker_core.data.curate import (
     plan_units,
 )
 from x3dtalker_core.data.curate.units import group_key
-from x3dtalker_core.data.video import crop_box, probe_meta, read_frames
+from x3dtalker_core.data.video import crop_box, read_frames
+from x3dtalker_core.render.video import probe_video
 from x3dtalker_core.errors import X3DError
 from x3dtalker_core.render.video import write_mp4
 
@@ -84,9 +85,12 @@ def test_normalisation_resamples_fps_and_centre_crops(tmp_path):
     for i in range(t):
         frames[i, :, 20 + i] = 255
     write_mp4(tmp_path / "v.mp4", frames, 30, audio=np.zeros(16000, np.float32))
-    meta = probe_meta(tmp_path / "v.mp4")
-    assert (meta.width, meta.height, meta.has_audio) == (80, 48, True)
-    assert meta.duration == pytest.approx(1.0, abs=0.05)
+    meta = probe_video(tmp_path / "v.mp4", decode=False)
+    assert (meta.width, meta.height, meta.audio_sample_rate) == (80, 48, 16000)
+    assert meta.video_seconds == pytest.approx(1.0, abs=0.05) and meta.frames == 30
+    assert meta.audio_seconds == pytest.approx(1.0, abs=0.1)
+    full = probe_video(tmp_path / "v.mp4")  # decoding every frame agrees with the headers
+    assert full.frames == meta.frames and full.video_seconds == pytest.approx(meta.video_seconds, abs=0.05)
     out = read_frames(tmp_path / "v.mp4", fps=25, size=24)
     assert out.shape == (25, 24, 24, 3)
     # frame k of the 25 fps stream shows source frame round(k * 30 / 25); scaled to 40x24, 8 px cropped per side

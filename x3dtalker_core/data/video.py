@@ -1,5 +1,6 @@
-"""Reading talking videos through PyAV (FFmpeg): duration probe, frames resampled to a fixed rate and a
-square centre crop (paper Appendix B.1, step 5: shorter side to ``size``, centre crop, 25 fps).
+"""Reading talking videos through PyAV (FFmpeg): frames resampled to a fixed rate and a square centre crop
+(paper Appendix B.1, step 5: shorter side to ``size``, centre crop, 25 fps). Durations and sizes come from
+:func:`x3dtalker_core.render.video.probe_video` with ``decode=False`` (headers only).
 
 Frames stream one at a time, so hour-long sources never sit in memory; scaling uses FFmpeg's swscale.
 """
@@ -7,7 +8,6 @@ Frames stream one at a time, so hour-long sources never sit in memory; scaling u
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,43 +17,6 @@ from ..errors import InvalidFileError
 from ..render.video import import_av
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
-
-
-@dataclass(frozen=True)
-class VideoMeta:
-    """Container facts read without decoding (durations in seconds; audio fields None without audio)."""
-
-    duration: float
-    fps: float
-    width: int
-    height: int
-    has_audio: bool
-
-
-def probe_meta(path: str | Path) -> VideoMeta:
-    """Duration, rate and size of ``path`` from the container headers (cheap: no decoding)."""
-    av = import_av()
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidFileError(f"video file not found: {path}")
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InvalidFileError(f"{path} has no video stream")
-            vs = container.streams.video[0]
-            fps = float(vs.average_rate or vs.guessed_rate or 0.0)
-            if vs.duration is not None and vs.time_base is not None:
-                duration = float(vs.duration * vs.time_base)
-            elif container.duration is not None:
-                duration = container.duration / 1_000_000  # av.time_base: microseconds
-            elif vs.frames and fps > 0:
-                duration = vs.frames / fps
-            else:  # headers say nothing: count the packets
-                duration = sum(1 for p in container.demux(vs) if p.size) / fps if fps > 0 else 0.0
-            return VideoMeta(duration, fps, vs.codec_context.width, vs.codec_context.height,
-                             bool(container.streams.audio))
-    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
-        raise InvalidFileError(f"cannot read video {path}: {exc}") from None
 
 
 def crop_box(width: int, height: int, size: int) -> tuple[int, int, int, int]:

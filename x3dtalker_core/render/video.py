@@ -163,7 +163,9 @@ def write_mp4(
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What :func:`probe_video` reads back from a file (durations in seconds; audio None if absent)."""
+    """What :func:`probe_video` reads back from a file (durations in seconds; audio None if absent).
+
+    ``has_audio`` is ``audio_sample_rate is not None``."""
 
     frames: int
     fps: float
@@ -176,12 +178,19 @@ class VideoInfo:
     pix_fmt: str
 
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Decode ``path`` fully and measure its streams (frame count and durations from the packets)."""
+def probe_video(path: str | Path, decode: bool = True) -> VideoInfo:
+    """Measure ``path``'s streams.
+
+    ``decode=True`` (checking a file we wrote) decodes everything: frame count and durations from the
+    frames. ``decode=False`` (scanning sources, e.g. hour-long inputs to curate) reads the container
+    headers only: durations from the stream (else container) header, frames = duration x fps.
+    """
     av = import_av()
     path = Path(path)
     if not path.is_file():
         raise X3DError(f"video file not found: {path}")
+    if not decode:
+        return _probe_headers(av, path)
     try:
         with av.open(str(path)) as container:
             vstream = container.streams.video[0]
@@ -200,6 +209,37 @@ def probe_video(path: str | Path) -> VideoInfo:
     except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
         raise InvalidFileError(f"cannot read video {path}: {exc}") from None
     return VideoInfo(frames, fps, vstream.width, vstream.height, frames / fps, audio_seconds, audio_rate, codec, pix_fmt)
+
+
+def _probe_headers(av, path: Path) -> VideoInfo:
+    def seconds(stream, container) -> float | None:
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return container.duration / 1_000_000  # av.time_base: microseconds
+        return None
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InvalidFileError(f"{path} has no video stream")
+            vs = container.streams.video[0]
+            fps = float(vs.average_rate or vs.guessed_rate or 0.0)
+            video_seconds = seconds(vs, container)
+            if video_seconds is None and vs.frames and fps > 0:
+                video_seconds = vs.frames / fps
+            if video_seconds is None:  # headers say nothing: count the packets
+                video_seconds = sum(1 for p in container.demux(vs) if p.size) / fps if fps > 0 else 0.0
+            audio_seconds = audio_rate = None
+            if container.streams.audio:
+                astream = container.streams.audio[0]
+                audio_rate = astream.codec_context.sample_rate
+                audio_seconds = seconds(astream, container)
+            return VideoInfo(int(round(video_seconds * fps)), fps, vs.codec_context.width, vs.codec_context.height,
+                             video_seconds, audio_seconds, audio_rate, vs.codec_context.name,
+                             vs.codec_context.pix_fmt or "")
+    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        raise InvalidFileError(f"cannot read video {path}: {exc}") from None
 
 
 def read_video_frames(path: str | Path) -> np.ndarray:

@@ -30,7 +30,8 @@ import numpy as np
 from ... import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 from ...errors import X3DError
 from ...io_utils import atomic_path
-from ..video import iter_frames, list_videos, probe_meta
+from ...render.video import probe_video
+from ..video import iter_frames, list_videos
 from .manifest import Manifest, Shard
 from .motion_sync import motion_score
 from .snr import estimate_snr_db
@@ -160,18 +161,18 @@ def _face_box(frame: np.ndarray, detector) -> np.ndarray:
 def process_unit(unit: Unit, out: Path, config: CurateConfig, models: Models) -> Outcome:
     """Run the filters on one unit and write its normalised clip when it passes."""
     measures: dict = {}
-    metas = [probe_meta(src) for src in unit.sources]
-    if not all(m.has_audio for m in metas):
-        bad = [i for i, m in zip(unit.inputs, metas) if not m.has_audio]
+    metas = [probe_video(src, decode=False) for src in unit.sources]
+    if not all(m.audio_sample_rate is not None for m in metas):
+        bad = [i for i, m in zip(unit.inputs, metas) if m.audio_sample_rate is None]
         return _reject("audio", None, measures, f"no audio stream in {', '.join(bad)}")
-    duration = float(sum(m.duration for m in metas))
+    duration = float(sum(m.video_seconds for m in metas))
     measures["duration_s"] = round(duration, 3)
     measures["source_size"] = [metas[0].width, metas[0].height]
     measures["source_fps"] = round(metas[0].fps, 3)
     if config.duration and duration < config.min_duration:
         return _reject("duration", round(duration, 3), measures, f"{duration:.2f} s < {config.min_duration} s")
 
-    frames_per_source = [max(1, int(round(m.duration * config.fps))) for m in metas]
+    frames_per_source = [max(1, int(round(m.video_seconds * config.fps))) for m in metas]
     audio = _unit_audio(unit, [int(round(t * FPS / config.fps)) for t in frames_per_source])
 
     snr = estimate_snr_db(audio)
@@ -278,7 +279,7 @@ def curate(videos: str | Path, out: str | Path, config: CurateConfig = CurateCon
     paths = list_videos(root)
     if not paths:
         raise X3DError(f"no video files under {root} (looked for .mp4, .mov, .mkv, .avi, .webm, ...)")
-    durations = {p: probe_meta(p).duration for p in paths} if config.stitch else None
+    durations = {p: probe_video(p, decode=False).video_seconds for p in paths} if config.stitch else None
     units = [u for u in plan_units(paths, root, config.stitch, durations, config.min_duration, config.stitch_max)
              if shard.owns(u.id)]
     manifest = Manifest(out, "manifest", shard)
