@@ -110,7 +110,8 @@ def main() -> None:
         wavlm_dir = args.wavlm or try_find_asset("wavlm")
         e2v_dir = args.emotion2vec or try_find_asset("emotion2vec")
         tiny = {"wavlm": wavlm_dir is None, "emotion2vec": e2v_dir is None}
-        from x3dtalker_core.audio import tiny_models
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        import tiny_models  # test-only stand-ins, kept under tests/
 
         if wavlm_dir is None:
             wavlm_dir = tiny_models.save_tiny_wavlm(Path(tmp) / "wavlm")

@@ -29,7 +29,7 @@ def speechy(seconds, seed=0):
 @pytest.fixture(scope="module")
 def models_root(tmp_path_factory):
     """``$X3DTALKER_MODELS``-style root with 3dxtalker/wavlm-base-plus (and emotion2vec when FunASR imports)."""
-    from x3dtalker_core.audio import tiny_models
+    import tiny_models
 
     root = tmp_path_factory.mktemp("models")
     tiny_models.save_tiny_wavlm(root / "3dxtalker" / "wavlm-base-plus")

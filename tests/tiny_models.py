@@ -1,6 +1,7 @@
 """Tiny random-weight WavLM and emotion2vec folders in their real on-disk formats.
 
-For tests and benchmarks on machines without the real downloads (and without network): they go
+Test-only (not shipped with the library): for tests and ``bench/audio_features.py`` on machines
+without the real downloads (and without network): they go
 through exactly the loading code a user's ``wavlm-base-plus`` / ``emotion2vec_plus_base`` folder
 takes, with the real convolutional front ends (400-sample receptive field, 320-sample hop, 50 Hz)
 and a few small transformer layers. Their features are meaningless.
@@ -26,7 +27,7 @@ def save_tiny_wavlm(folder: str | os.PathLike, hidden_size: int = 32, layers: in
         intermediate_size=2 * hidden_size, conv_dim=(16,) * 7,
         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, num_buckets=32, max_bucket_distance=200,
     )
-    from .encoders.wavlm import no_progress_bars
+    from x3dtalker_core.audio.encoders.wavlm import no_progress_bars
 
     torch.manual_seed(seed)
     with no_progress_bars():
@@ -76,7 +77,7 @@ def save_tiny_emotion2vec(folder: str | os.PathLike, embed_dim: int = 32, depth:
     import torch
     import yaml
 
-    from .encoders.emotion2vec import funasr_quiet
+    from x3dtalker_core.audio.encoders.emotion2vec import funasr_quiet
 
     with funasr_quiet():
         from funasr.models.emotion2vec.model import Emotion2vec
