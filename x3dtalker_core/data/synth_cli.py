@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "OUT/split.json, OUT/manifest.json. Needs: apt-get install festival festvox-us-slt-hts festlex-cmu "
                     "flite espeak-ng wamerican.")
     p.add_argument("--out", required=True, help="output folder (clips already there with the same recipe are kept)")
-    p.add_argument("--hours", type=float, required=True, help="hours of speech to write (train + validation)")
+    p.add_argument("--hours", type=float, default=None, help="hours of speech to write (train + validation; required unless --relabel)")
     p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     p.add_argument("--voices", nargs="+", default=list(DEFAULT_VOICES), metavar="ENGINE:VOICE",
                    help=f"voices, used round-robin (default: {' '.join(DEFAULT_VOICES)})")
@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clip-seconds", type=float, nargs=2, default=(10.5, 16.0), metavar=("MIN", "MAX"),
                    help="clip duration range in seconds (default 10.5 16)")
     p.add_argument("--augment", type=float, default=1.0, help="audio augmentation strength, 0 = clean (default 1)")
+    p.add_argument("--relabel", action="store_true",
+                   help="recompute the teacher jaw and face of the corpus already in --out from its phone timings "
+                        "(no speech synthesis; --hours and the voice options are then read from its manifest)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=handler)
 
@@ -35,8 +38,19 @@ def handler(args: argparse.Namespace) -> int:
     from .synth.corpus import CorpusConfig, write_corpus
     from .synth.tts import DEFAULT_VALIDATION_VOICES
 
+    if args.hours is None and not args.relabel:
+        raise X3DError("give --hours (how much speech to write), or --relabel for an existing corpus")
     if args.workers < 1:
         raise X3DError(f"--workers must be >= 1, got {args.workers}")
+    if args.relabel:
+        from pathlib import Path
+
+        from .synth.corpus import relabel_corpus
+
+        if not (Path(args.out) / "manifest.json").is_file():
+            raise X3DError(f"--relabel needs a corpus written by synth: no manifest.json in {args.out}")
+        print(json.dumps({"out": str(args.out), **relabel_corpus(args.out, progress=not args.quiet)}))
+        return 0
     voices = tuple(dict.fromkeys(args.voices))
     val = tuple(args.val_voices) if args.val_voices is not None else tuple(
         v for v in DEFAULT_VALIDATION_VOICES if v in voices)

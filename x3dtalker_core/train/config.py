@@ -95,8 +95,8 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         g = self.generator.to_dict()
-        return {"preset": self.preset, "window": g["window"], "model": g["model"], "flow": g["flow"],
-                "train": dataclasses.asdict(self.train)}
+        return {"preset": self.preset, "window": g["window"], "expression_space": g["expression_space"],
+                "model": g["model"], "flow": g["flow"], "train": dataclasses.asdict(self.train)}
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -127,9 +127,10 @@ def run_config_from_dict(data: dict[str, Any]) -> RunConfig:
     data = dict(data)
     name = data.pop("preset", "paper")
     base = run_preset(name)
-    unknown = sorted(set(data) - {"window", "model", "flow", "train"})
+    unknown = sorted(set(data) - {"window", "model", "flow", "train", "expression_space"})
     if unknown:
-        raise X3DError(f"unknown top-level config key(s) {unknown}; known: preset, window, model, flow, train")
+        raise X3DError(f"unknown top-level config key(s) {unknown}; known: preset, window, model, flow, train, "
+                       "expression_space")
     g = base.generator.to_dict()
     for section in ("model", "flow"):
         overrides = data.get(section) or {}
@@ -138,6 +139,8 @@ def run_config_from_dict(data: dict[str, Any]) -> RunConfig:
         g[section] = {**g[section], **overrides}
     if "window" in data:
         g["window"] = int(data["window"])
+    if "expression_space" in data:  # what the data's expression channels speak (flame/arkit.py)
+        g["expression_space"] = str(data["expression_space"])
     generator = GeneratorConfig.from_dict(g)
     train_over = data.get("train") or {}
     train = _build(TrainConfig, {**dataclasses.asdict(base.train), **train_over}, "train")

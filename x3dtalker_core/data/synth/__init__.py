@@ -1,4 +1,4 @@
-"""Synthetic talking corpus: TTS speech with phone timings -> teacher jaw and head motion (issue #9).
+"""Synthetic talking corpus: TTS speech with phone timings -> teacher jaw, ARKit face and head motion.
 
 Quick use::
 
@@ -6,7 +6,7 @@ Quick use::
     manifest = write_corpus("synth_corpus", CorpusConfig(hours=0.05, seed=0), workers=2)
 
 or ``python -m x3dtalker_core synth --out synth_corpus --hours 0.05``. See :mod:`.corpus` for the
-layout and for why expression coefficients stay zero.
+layout and :mod:`.face` for the ARKit face teacher (lips, closure, blinks, brows).
 """
 
 from .augment import Augmentation, apply_augmentation, change_speed, sample_augmentation
@@ -16,10 +16,12 @@ from .corpus import (
     CorpusConfig,
     SpeakingStyle,
     make_recipe,
+    relabel_corpus,
     render_clip,
     write_clip,
     write_corpus,
 )
+from .face import LIP_SHAPES, FaceStyle, face_track, lip_shape_of
 from .head import HeadStyle, head_track, prominent_vowels
 from .text import Vocabulary, load_vocabulary, make_sentence
 from .tts import (
@@ -41,7 +43,9 @@ __all__ = [
     "PHONE_TO_VISEME",
     "STYLES",
     "VISEME_CLASSES",
+    "LIP_SHAPES",
     "Augmentation",
+    "FaceStyle",
     "ClipRecipe",
     "CorpusConfig",
     "Delivery",
@@ -54,6 +58,9 @@ __all__ = [
     "change_speed",
     "check_voices",
     "engine_available",
+    "face_track",
+    "lip_shape_of",
+    "relabel_corpus",
     "head_track",
     "jaw_track",
     "load_vocabulary",

@@ -19,10 +19,15 @@ What the parameters contain, and why:
 * ``shape``: a random identity per clip, constant over the clip (N(0, 0.6^2), clipped to +-2).
 * ``pose``: head rotation (prosody teacher, :mod:`.head`) and jaw opening about x (viseme teacher,
   :mod:`.visemes`); the jaw's y/z rotations are 0.
-* ``exp`` and ``detail``: zero. The development head's expression directions are ARKit-like
-  stand-ins, not FLAME's, so expression targets made with it would mean something else on the real
-  FLAME model; the jaw and head rotations act through FLAME's skeleton, which every FLAME model shares,
-  so they are valid whichever FLAME file decodes them.
+* ``exp``: ARKit weights (:mod:`.face`: lip shapes, mouth closure, blinks, brows) in the first 47
+  columns, the development head's expression layout; ``metadata["expression_space"] = "arkit"``.
+  On a real FLAME model (PCA expressions) the same lips come from
+  :func:`~...flame.arkit.convert_expression`; jaw and head act through FLAME's skeleton, which every
+  FLAME model shares.
+* ``detail``: zero.
+
+:func:`relabel_corpus` recomputes the jaw and face of clips already written (from the phone timings
+in their ``metadata.json``), so a teacher change does not need the speech synthesised again.
 """
 
 from __future__ import annotations
@@ -42,9 +47,11 @@ import numpy as np
 from ... import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME, __version__
 from ...errors import X3DError
 from ...io_utils import atomic_path
-from ...params import HEAD_POSE, JAW_POSE, N_SHAPE, PARAM_DIM, SHAPE, FlameSequence
-from ..layout import write_sequence_dir
+from ...flame.arkit import ARKIT_EXPRESSION_NAMES, ARKIT_SPACE
+from ...params import EXP, HEAD_POSE, JAW_POSE, N_SHAPE, PARAM_DIM, SHAPE, FlameSequence
+from ..layout import read_sequence_dir, write_sequence_dir
 from .augment import Augmentation, apply_augmentation, change_speed, sample_augmentation
+from .face import face_track, sample_face_style
 from .head import HeadStyle, head_track
 from .text import load_vocabulary, make_sentence
 from .tts import (
@@ -61,6 +68,8 @@ from .tts import (
 from .visemes import jaw_track
 
 SPLIT_DIRS = {"train": "train", "validation": "val"}
+TEACHER_VERSION = "face-v1"  # part of every clip's key: a teacher change rewrites (or relabels) the motion
+FACE_STREAM = 0xFACE  # the face's random stream, separate from the head's: relabelling reproduces it
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,8 @@ class ClipRecipe:
 
     def key(self) -> str:
         """A hash of the recipe and code version: a clip on disk with the same key is up to date."""
-        blob = json.dumps({"recipe": asdict(self), "version": __version__}, sort_keys=True, default=str)
+        blob = json.dumps({"recipe": asdict(self), "version": __version__, "teacher": TEACHER_VERSION},
+                          sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -254,7 +264,7 @@ def render_clip(recipe: ClipRecipe, synth: Callable[..., Utterance] = synthesize
     params[:, SHAPE] = np.asarray(recipe.identity, np.float32)
     head, nods = head_track(phones, audio, num_frames, rng, recipe.head)
     params[:, HEAD_POSE] = head + np.asarray(recipe.base_head, np.float32)
-    params[:, JAW_POSE.start] = jaw_track(phones, num_frames, recipe.articulation)
+    face_facts = teach_face(params, phones, nods, recipe)
     audio = apply_augmentation(audio, aug, rng)
 
     coverage = Counter(p.name for p in phones if p.name != SILENCE)
@@ -266,10 +276,66 @@ def render_clip(recipe: ClipRecipe, synth: Callable[..., Utterance] = synthesize
         "augmentation": aug.to_dict(), "text": spoken,
         "phones": [[p.name, round(p.start, 4), round(p.end, 4)] for p in phones],
         "nod_onsets": [round(x, 3) for x in nods],
-        "expression": "zero: the development head's expression basis is not FLAME's; jaw and head pose only",
+        **face_facts,
     }
     seq = FlameSequence(params, fps=float(FPS), metadata=metadata)
     return seq, audio, {"phones": dict(coverage)}
+
+
+def teach_face(params: np.ndarray, phones, stress_onsets, recipe: ClipRecipe) -> dict:
+    """Write the jaw and ARKit face teacher into ``params`` (T, 284) in place; returns metadata facts."""
+    num_frames = params.shape[0]
+    jaw = jaw_track(phones, num_frames, recipe.articulation)
+    rng = np.random.default_rng([recipe.motion_seed, FACE_STREAM])
+    style = sample_face_style(rng, recipe.articulation)
+    expression, events = face_track(phones, jaw, num_frames, list(stress_onsets), rng, style)
+    params[:, JAW_POSE.start] = jaw
+    params[:, EXP] = 0.0
+    params[:, EXP.start : EXP.start + len(ARKIT_EXPRESSION_NAMES)] = expression
+    return {"expression_space": ARKIT_SPACE, "teacher": TEACHER_VERSION, "face_style": asdict(style), **events,
+            "expression": "ARKit weights (lips, mouth closure, blinks, brows) in the development head's layout"}
+
+
+def relabel_clip(folder: str | Path, recipe: ClipRecipe) -> bool:
+    """Recompute a written clip's jaw and face from its metadata's phones; False if already current."""
+    folder = Path(folder)
+    meta_path = folder / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    if meta.get("recipe_key") == recipe.key():
+        return False
+    if meta.get("clip_index") != recipe.index or meta.get("voice") != recipe.voice:
+        raise X3DError(f"{folder} holds clip {meta.get('clip_index')} ({meta.get('voice')}), not clip "
+                       f"{recipe.index} ({recipe.voice}) of this corpus recipe")
+    seq = read_sequence_dir(folder)[0]
+    params = np.array(seq.params, np.float32)
+    phones = tuple(Phone(str(n), float(a), float(b)) for n, a, b in meta["phones"])
+    meta.update(teach_face(params, phones, meta.get("nod_onsets", []), recipe), recipe_key=recipe.key())
+    meta.pop("fps", None)
+    new = FlameSequence(params, fps=seq.fps, metadata=meta)
+    # audio and envelope stay; the motion files, then the metadata (which marks the clip current), are replaced
+    for name, arr in (("expcode.npy", new.exp), ("posecode.npy", new.pose)):
+        with atomic_path(folder / name) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, arr)
+    with atomic_path(meta_path) as tmp:
+        tmp.write_text(json.dumps({**new.metadata, "fps": new.fps}, indent=1))
+    return True
+
+
+def relabel_corpus(out: str | Path, progress: bool = True) -> dict[str, int]:
+    """Relabel every clip of the corpus in ``out`` (its ``manifest.json`` gives the recipe)."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    cfg = {k: v for k, v in manifest["config"].items() if k != "num_clips"}
+    config = CorpusConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+    counts = {"relabelled": 0, "current": 0}
+    for i in tqdm(range(config.num_clips), desc="relabel", unit="clip", disable=not progress):
+        recipe = make_recipe(config, i)
+        changed = relabel_clip(clip_dir(out, recipe), recipe)
+        counts["relabelled" if changed else "current"] += 1
+    return counts
 
 
 def _envelope(audio: np.ndarray) -> np.ndarray:

@@ -78,6 +78,50 @@ def frame_times(num_frames: int, fps: float = FPS) -> np.ndarray:
     return (np.arange(num_frames) + 0.5) / fps
 
 
+def dominance_blend(
+    phones: tuple[Phone, ...] | list[Phone],
+    num_frames: int,
+    targets: np.ndarray,
+    dominance: np.ndarray,
+    reach: np.ndarray,
+    fps: float = FPS,
+    substeps: int = 4,
+) -> np.ndarray:
+    """Cohen–Massaro coarticulation of per-phone targets, averaged over each frame.
+
+    Args:
+        phones: P consecutive phones (times in s), silence phones added before the first and after
+            the last by the caller (:func:`padded_phones`).
+        targets: (P, C) target of each phone on each channel.
+        dominance: (P,) or (P, C) strength of each phone.
+        reach: (P,) or (P, C) Gaussian fall-off (s) of that strength beyond the phone's edges.
+        substeps: evaluations per frame, averaged (a frame shows its 40 ms, not an instant).
+    Returns:
+        (T, C) float64: ``sum_i D_i(t) target_i / sum_i D_i(t)`` per channel.
+    """
+    t = ((np.arange(num_frames * substeps) + 0.5) / (fps * substeps))[:, None, None]  # (T*S, 1, 1)
+    centre = np.array([(p.start + p.end) / 2 for p in phones])[None, :, None]
+    half = np.array([(p.end - p.start) / 2 for p in phones])[None, :, None]
+    c = targets.shape[1]
+    alpha = np.broadcast_to(np.asarray(dominance, np.float64).reshape(len(phones), -1), (len(phones), c))[None]
+    width = np.broadcast_to(np.asarray(reach, np.float64).reshape(len(phones), -1), (len(phones), c))[None]
+    # Full dominance inside the phone, Gaussian fall-off beyond its edges: a long silence dominates
+    # throughout (mouth shut) while a short pause only dips the jaw.
+    dist = np.maximum(np.abs(t - centre) - half, 0.0)  # (T*S, P, 1)
+    dom = alpha * np.exp(-0.5 * (dist / width) ** 2)  # (T*S, P, C)
+    out = (dom * targets[None]).sum(axis=1) / (dom.sum(axis=1) + 1e-12)
+    return out.reshape(num_frames, substeps, c).mean(axis=1)
+
+
+def padded_phones(phones: tuple[Phone, ...] | list[Phone], num_frames: int, fps: float = FPS) -> list[Phone]:
+    """Non-empty phones with silence before the first and after the last (to one second past the clip)."""
+    phones = [p for p in phones if p.end > p.start]
+    if not phones:
+        return []
+    horizon = num_frames / fps + 1.0
+    return [Phone(SILENCE, -1.0, phones[0].start), *phones, Phone(SILENCE, phones[-1].end, max(horizon, phones[-1].end))]
+
+
 def jaw_track(
     phones: tuple[Phone, ...] | list[Phone],
     num_frames: int,
@@ -95,23 +139,12 @@ def jaw_track(
     Returns:
         (T,) float32 jaw rotation about x in radians (>= 0). Frames outside every phone are silence.
     """
-    t = ((np.arange(num_frames * substeps) + 0.5) / (fps * substeps))[:, None]  # (T*S, 1)
-    phones = [p for p in phones if p.end > p.start]
+    phones = padded_phones(phones, num_frames, fps)
     if not phones:
         return np.zeros(num_frames, np.float32)
-    # Time before the first phone and after the last one is silence too.
-    horizon = num_frames / fps + 1.0
-    phones = [Phone(SILENCE, -1.0, phones[0].start), *phones, Phone(SILENCE, phones[-1].end, max(horizon, phones[-1].end))]
     classes = [viseme_of(p.name) for p in phones]
-    centre = np.array([(p.start + p.end) / 2 for p in phones])[None]
-    half = np.array([(p.end - p.start) / 2 for p in phones])[None]
     is_silence = np.array([c.name == "silence" for c in classes])
-    target = (np.array([c.jaw for c in classes]) * np.where(is_silence, 1.0, articulation))[None]
-    alpha = np.array([c.dominance for c in classes])[None]
-    reach = np.array([c.reach for c in classes])[None]
-    # Full dominance inside the phone, Gaussian fall-off beyond its edges: a long silence dominates
-    # throughout (mouth shut) while a short pause only dips the jaw.
-    dist = np.maximum(np.abs(t - centre) - half, 0.0)
-    dom = alpha * np.exp(-0.5 * (dist / reach) ** 2)
-    jaw = ((dom * target).sum(axis=1) / (dom.sum(axis=1) + 1e-12)).reshape(num_frames, substeps).mean(axis=1)
+    target = (np.array([c.jaw for c in classes]) * np.where(is_silence, 1.0, articulation))[:, None]
+    jaw = dominance_blend(phones, num_frames, target, np.array([c.dominance for c in classes]),
+                          np.array([c.reach for c in classes]), fps, substeps)[:, 0]
     return np.clip(jaw, 0.0, None).astype(np.float32)
