@@ -224,12 +224,15 @@ def render_to_files(
 
     written = [str(w.path) for w in writers.values()]
     t0 = time.perf_counter()
+    # exports keep FLAME's own topology: the mouth interior (vertices past V, faces past F) is render-only
+    flame_verts, flame_faces = vertices[:, : flame_model.num_vertices], faces[: flame_model.faces.shape[0]]
     if settings.glb:
         from ..export.rig_glb import export_sequence_glb
 
-        written.append(str(export_sequence_glb(out / "mesh.glb", sequence, flame_model, settings.glb_mode, vertices)))
+        written.append(str(export_sequence_glb(out / "mesh.glb", sequence, flame_model, settings.glb_mode,
+                                               flame_verts)))
     if settings.obj:
-        written.append(str(export_obj_sequence(out / "mesh_obj.zip", vertices, faces, sequence.fps)))
+        written.append(str(export_obj_sequence(out / "mesh_obj.zip", flame_verts, flame_faces, sequence.fps)))
     timings["export_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
 

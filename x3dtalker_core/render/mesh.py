@@ -54,6 +54,7 @@ def flame_vertices(
     model=None,
     batch_size: int = 64,
     progress: Callable[[int, int], None] | None = None,
+    mouth_interior: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode a :class:`~x3dtalker_core.params.FlameSequence` to meshes with the FLAME model.
 
@@ -62,20 +63,29 @@ def flame_vertices(
         model: a loaded ``FlameModel``; None loads the registered FLAME asset.
         batch_size: frames per forward pass.
         progress: optional ``progress(done, total)`` callback.
+        mouth_interior: add teeth, tongue and a mouth cavity behind the lips (:mod:`.mouth`), so an open
+            mouth does not show the inside of the head as a far hole in the depth video.
 
     Returns:
-        vertices (T, V, 3) float32 metres and faces (F, 3) int64.
+        vertices (T, V [+ P], 3) float32 metres and faces (F, 3) int64. The first V vertices are always
+        the FLAME mesh; the P mouth vertices follow.
     """
     from ..flame import load_flame_model, vertices_for_sequence
+    from .mouth import mouth_proxy_for_sequence, mouth_vertices_for_sequence
 
     if model is None:
         model = load_flame_model(landmarks=False)
+    proxy = mouth_proxy_for_sequence(model, sequence.params) if mouth_interior else None
     total = sequence.num_frames
-    out = np.empty((total, model.num_vertices, 3), np.float32)
+    out = np.empty((total, model.num_vertices + (proxy.num_vertices if proxy else 0), 3), np.float32)
     for start in range(0, total, batch_size):
         stop = min(start + batch_size, total)
-        out[start:stop] = vertices_for_sequence(model, sequence.params[start:stop], batch_size=batch_size)
+        chunk = sequence.params[start:stop]
+        out[start:stop] = (vertices_for_sequence(model, chunk, batch_size=batch_size) if proxy is None
+                           else mouth_vertices_for_sequence(model, proxy, chunk, batch_size=batch_size))
         if progress is not None:
             progress(stop, total)
     faces = model.faces.detach().cpu().numpy().astype(np.int64)
+    if proxy is not None:
+        faces = np.concatenate([faces, proxy.faces])
     return out, faces
