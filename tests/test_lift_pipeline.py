@@ -48,7 +48,9 @@ def test_assemble_one_identity_and_smoothing():
     assert np.diff(seq.exp, axis=0).std() < 0.6 * np.diff(params[:, 100:150], axis=0).std()  # smoother
     assert np.allclose(seq.detail[found], params[found, 156:])  # detail codes kept as estimated
     assert np.allclose(seq.detail[3], (params[2, 156:] + params[4, 156:]) / 2, atol=1e-5)  # gap filled
-    assert smooth_track(params[:3], 7) is not None
+    assert np.array_equal(smooth_track(params[:3], 7), params[:3])  # shorter than the window: left as it is
+    line = np.linspace(0, 1, 20, dtype=np.float32)[:, None] ** 2
+    assert np.allclose(smooth_track(line, 7), line, atol=1e-6)  # order 2 keeps a parabola
     with pytest.raises(X3DError, match="odd"):
         LiftConfig(smooth=4).check()
 
@@ -90,7 +92,13 @@ def test_lift_writes_the_dataset_layout(lifted):
     assert rows["talk.mp4"]["status"] == "lifted" and rows["talk.mp4"]["missing_frames"] == 0
     assert rows["blank.mp4"]["status"] == "failed" and "no face" in rows["blank.mp4"]["reason"]
     seq, wav = read_sequence_dir(root / "data" / "talk")
-    assert seq.params.shape == (50, 284) and seq.cam.shape == (50, 3) and wav is not None
+    assert seq.params.shape == (50, 284) and seq.cam.shape == (50, 3)
+    assert np.isfinite(seq.params).all() and np.isfinite(seq.cam).all() and (seq.cam[:, 0] > 0).all()
+    import soundfile as sf
+
+    samples, rate = sf.read(wav, dtype="float32")
+    assert rate == 16000 and samples.shape == (50 * 640,)  # the clip's speech, cut to its 50 frames
+    assert np.corrcoef(samples, audio[: samples.size])[0, 1] > 0.9
     assert np.allclose(seq.shape, seq.shape[0])  # one identity
     jaw_truth = jaw_levels(audio, 50, 5)
     assert np.corrcoef(jaw_truth, seq.params[:, 153])[0, 1] > 0.8  # the jaw follows the speech
