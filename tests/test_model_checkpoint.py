@@ -137,3 +137,12 @@ def test_wavlm_checkpoint_given_mel_features(checkpoint, tmp_path):
     loaded = load_generator(path, device="cpu")
     with pytest.raises(X3DError, match="trained on 'wavlm' linguistic features \\(768-d\\) but got 'mel'"):
         generate_sequence(loaded, FlameParams.zeros(), feats())
+
+
+def test_float16_on_cpu_runs_in_float32_with_a_note(checkpoint):
+    _, path = checkpoint
+    gen = load_generator(path, device="cpu", dtype="float16")
+    assert gen.dtype == torch.float32 and gen.requested_dtype == torch.float16 and "bfloat16" in gen.note
+    out = generate_sequence(gen, FlameParams.zeros(), feats(), steps=2)
+    assert np.all(np.isfinite(out.params))
+    assert load_generator(path, device="cpu", dtype="bfloat16").note is None

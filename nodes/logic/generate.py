@@ -47,8 +47,9 @@ def describe_generator(generator, path: str, chosen: str = AUTO) -> str:
     m = generator.config.model
     kind = "bootstrap bundled with the pack" if is_bootstrap_checkpoint(path) else "trained"
     how = "auto -> " if not chosen or chosen == AUTO else ""
-    return (f"{how}{generator.name} ({kind}); {m.linguistic_encoder}+{m.emotion_encoder} features, "
+    text = (f"{how}{generator.name} ({kind}); {m.linguistic_encoder}+{m.emotion_encoder} features, "
             f"window {generator.config.window}")
+    return text + (f"\nnote: {generator.note}" if getattr(generator, "note", None) else "")
 
 
 def load_generator_file(path: str, dtype: str = "float32", device=None):

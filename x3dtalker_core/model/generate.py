@@ -17,6 +17,8 @@ Memory is the output-sized arrays (x_0, the accumulator) plus one batch of windo
 
 from __future__ import annotations
 
+import logging
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,8 @@ from .windows import CrossFade, plan_windows, window_weights
 SOLVERS = ("euler", "heun")
 
 
+log = logging.getLogger(__name__)
+
 class GenerationCancelled(X3DError):
     """Raised when the ``cancel`` callback of :func:`generate_sequence` returns True."""
 
@@ -51,12 +55,16 @@ class Generator:
         config: its :class:`GeneratorConfig`.
         info: checkpoint info (training summary, code version).
         source: where it was loaded from ("" when built in memory).
+        requested_dtype: the precision asked for; float16 runs as float32 while on the CPU (see :meth:`to`).
+        note: a one-line remark for the user about how it runs (e.g. that upcast), or None.
     """
 
     network: FlowTransformer
     config: GeneratorConfig
     info: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    requested_dtype: torch.dtype | None = None
+    note: str | None = None
 
     @property
     def device(self) -> torch.device:
@@ -71,7 +79,22 @@ class Generator:
         return Path(self.source).name if self.source else "in-memory"
 
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> Generator:
-        self.network.to(device=device, dtype=dtype)
+        """Move to ``device`` and/or ``dtype``.
+
+        float16 is kept only off the CPU: CPU half-precision kernels overflow to inf/NaN in this network, so
+        there it runs in float32 (with :attr:`note` saying so) and goes back to float16 on a GPU.
+        """
+        if dtype is not None:
+            self.requested_dtype = dtype
+        target = torch.device(device) if device is not None else self.device
+        want = self.requested_dtype or self.dtype
+        self.note = None
+        if want == torch.float16 and target.type == "cpu":
+            want = torch.float32
+            self.note = ("float16 on the CPU runs in float32 (half precision overflows there); "
+                         "choose bfloat16 to halve memory on the CPU")
+            log.warning("%s", self.note)
+        self.network.to(device=target, dtype=want)
         # Normalisation statistics stay float32 whatever the weights' dtype.
         self.network.normalizer.float()
         return self
