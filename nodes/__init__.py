@@ -21,7 +21,7 @@ import os
 
 log = logging.getLogger("3DXTalker")
 
-AREAS = ("flame", "reference", "audio", "generate", "control", "render")
+AREAS = ("flame", "reference", "audio", "generate", "control", "render", "export")
 
 MODEL_FOLDERS = {
     "flame": "FLAME model, masks and landmark embeddings",
