@@ -87,7 +87,11 @@ def authors_vs_ours(device, dtype, probe_steps: int, steps: int = 32) -> dict:
                                           window=config.window), device).to(device, dtype).network
     frames = config.window
     audio = torch.randn(1, frames * SAMPLES_PER_FRAME, device=device, dtype=dtype)
-    amp = torch.from_numpy(normalize_amplitude(np.abs(np.random.default_rng(0).normal(size=(frames, 1))))).to(device)
+    rng = np.random.default_rng(0)
+    if net.amplitude_channels == 1:  # one normalised value per frame
+        amp = torch.from_numpy(normalize_amplitude(np.abs(rng.normal(size=(frames, 1))))).to(device)
+    else:  # the authors' path: each frame's 640 raw envelope samples
+        amp = torch.from_numpy(np.abs(rng.normal(size=(frames, SAMPLES_PER_FRAME))).astype(np.float32)).to(device)
     ref = torch.zeros(1, 1, PARAM_DIM, device=device)
 
     def encode(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,6 +101,7 @@ def authors_vs_ours(device, dtype, probe_steps: int, steps: int = 32) -> dict:
         return to_frames(wavlm(x).last_hidden_state), to_frames(emo(x).last_hidden_state)
 
     def step_authors(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        # everything from the audio on, at every step (their inference.py calls model.forward)
         ling, em = encode(audio)
         return net(x, k, ref, ling, amp[None], em)
 
@@ -115,13 +120,14 @@ def authors_vs_ours(device, dtype, probe_steps: int, steps: int = 32) -> dict:
         t0 = time.perf_counter()
         ling, em = encode(audio)
         cond = net.encode_conditions(ref, ling, amp[None], em)
+        times = [net.encode_time(torch.full((1,), i * 512 / steps, device=device)) for i in range(steps)]
         sync(device)
         encode_once = time.perf_counter() - t0
-        net.velocity(x, k, cond)  # warm-up
+        net.velocity(x, times[0], cond)  # warm-up
         sync(device)
         t0 = time.perf_counter()
-        for _ in range(probe_steps):
-            x = x + net.velocity(x, k, cond).float() / steps
+        for i in range(probe_steps):
+            x = x + net.velocity(x, times[i], cond).float() / steps
         sync(device)
         ours_step = (time.perf_counter() - t0) / probe_steps
     authors_total = steps * authors_step
