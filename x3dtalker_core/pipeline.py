@@ -20,7 +20,7 @@ import numpy as np
 from . import __version__
 from .errors import X3DError
 from .io_utils import atomic_path
-from .params import EXP, POSE, FlameParams, FlameSequence
+from .params import EXP, JAW_POSE, POSE, FlameParams, FlameSequence
 
 log = logging.getLogger(__name__)
 
@@ -142,19 +142,24 @@ def generate_motion(
     head_pose=None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], Any] | None = None,
+    flame_model=None,
 ) -> FlameSequence:
     """Reference + audio features (+ emotion control, + head-pose trajectory) -> FLAME sequence.
 
     The head-pose trajectory is combined with the *predicted* head rotation after sampling (paper
-    §3.3: superimposed, never replacing it; ``center`` mode as the trajectory says).
+    §3.3: superimposed, never replacing it; ``center`` mode as the trajectory says). With
+    ``flame_model``, the predicted expression motion is put into that model's expression space
+    (:func:`expression_for_model`).
     """
     from .model import generate_sequence
 
+    per_frame = reference_frames(reference, features.num_frames, emotion, features.fps)
     seq = generate_sequence(
         generator, reference, features, steps=steps, seed=seed, solver=solver, smoothing=smoothing,
-        reference_per_frame=reference_frames(reference, features.num_frames, emotion, features.fps),
-        progress=progress, cancel=cancel,
+        reference_per_frame=per_frame, progress=progress, cancel=cancel,
     )
+    base = per_frame if per_frame is not None else reference.to_vector()[None]
+    seq = expression_for_model(seq, base, generator.config.expression_space, flame_model)
     metadata = dict(seq.metadata)
     if "reference" in reference.metadata:
         metadata["reference"] = reference.metadata["reference"]
@@ -165,6 +170,30 @@ def generate_motion(
         params = params.copy()
         params[:, POSE] = head_pose.fit_length(len(seq)).apply_to_pose(params[:, POSE], reference.head_pose)
         metadata["head_pose"] = dict(head_pose.metadata)
+    return FlameSequence(params, seq.fps, seq.cam, metadata)
+
+
+def expression_for_model(seq: FlameSequence, base: np.ndarray, space: str, flame_model=None) -> FlameSequence:
+    """The generated expression motion in ``flame_model``'s expression space.
+
+    A checkpoint's expression channels speak ``space`` (its config's ``expression_space``); the
+    reference's expression (``base`` (T or 1, 284): what the motion was added to) is already in the
+    model's own space. So only the predicted delta is converted, with the model's cached ARKit map
+    (:func:`~.flame.arkit.convert_expression`), and ``metadata["expression_space"]`` says what the
+    result speaks. Without a model, or when the spaces agree, the sequence passes through.
+    """
+    from .flame.arkit import convert_expression, expression_space_of
+
+    metadata = {**seq.metadata, "expression_space": space}
+    target = space if flame_model is None else expression_space_of(flame_model)
+    if target == space:
+        return FlameSequence(seq.params, seq.fps, seq.cam, metadata)
+    params = seq.params.copy()
+    delta = params[:, EXP] - np.broadcast_to(base[:, EXP], params[:, EXP].shape)
+    converted, jaw = convert_expression(delta, params[:, JAW_POSE], space, flame_model)
+    params[:, EXP] = base[:, EXP] + converted
+    params[:, JAW_POSE] = jaw
+    metadata.update(expression_space=target, expression_converted_from=space)
     return FlameSequence(params, seq.fps, seq.cam, metadata)
 
 
@@ -257,7 +286,7 @@ def run_generate(
     sequence = generate_motion(
         generator, reference, features, steps=options.steps, seed=options.seed, solver=options.solver,
         smoothing=options.smoothing, emotion=emotion, head_pose=trajectory, progress=report_progress("generate"),
-        cancel=cancel,
+        cancel=cancel, flame_model=flame,
     )
     timings["generate_s"] = time.perf_counter() - t0
 

@@ -5,6 +5,13 @@
     eval --checkpoint CKPT --data DIR --out report.json        # generate, then score against DIR
     eval --pred PRED_DIR --data DIR --out report.json          # score existing predictions
     eval --checkpoint CKPT --audio a.wav b.wav --out r.json    # real speech, no ground truth
+    eval --checkpoint CKPT --real-speech DIR --out r.json      # real read speech with transcripts
+
+``--real-speech DIR`` holds ``.wav`` files and their transcripts (a ``transcription`` file in the
+CMU format of Debian's ``pocketsphinx-testdata``, or ``<name>.txt`` beside each wav); phones come
+from pocketsphinx forced alignment (:mod:`.align`) and the lip-sync measures of :mod:`.lipsync`
+(bilabial closure, open-vowel/bilabial gap ratio, gap-opening r, pauses closed) are reported. The
+synthetic corpus's clips carry their phones, so ``--data`` reports the same measures.
 
 ``DIR`` holds sequence folders (SPEC §1); a prediction for ``DIR/<rel>`` is ``PRED_DIR/<rel>`` as a
 sequence folder, ``PRED_DIR/<rel>/params.npz`` (the ``generate`` output) or ``PRED_DIR/<rel>.npz``.
@@ -29,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--pred", help="folder of predicted sequences, mirroring --data")
     p.add_argument("--data", help="folder of ground-truth sequence folders with audio.wav")
     p.add_argument("--audio", nargs="+", help="speech files or folders of .wav (no ground truth; with --checkpoint)")
+    p.add_argument("--real-speech", help="folder of .wav files with transcripts (lip-sync measures on forced-aligned "
+                   "phones; with --checkpoint; needs pip install pocketsphinx==5.1.1)")
+    p.add_argument("--smoothing", type=int, nargs=2, default=(7, 2), metavar=("WINDOW", "ORDER"),
+                   help="Savitzky-Golay smoothing of generated sequences (default 7 2)")
+    p.add_argument("--no-smoothing", action="store_true", help="score generated sequences unsmoothed")
     p.add_argument("--out", required=True, help="report JSON (a Markdown table is written beside it)")
     p.add_argument("--mode", choices=("spec", "authors", "both"), default="both", help="metric definitions")
     p.add_argument("--steps", type=int, default=32, help="ODE steps when generating (default 32)")
@@ -57,6 +69,27 @@ def _audio_files(items: list[str]) -> list[Path]:
     return files
 
 
+def real_speech_items(folder: str | Path) -> list[tuple[Path, str]]:
+    """(wav, transcript) pairs of a folder: ``transcription`` file (CMU format) or ``<name>.txt`` files."""
+    from ..errors import X3DError
+    from .align import read_transcriptions
+
+    folder = Path(folder)
+    wavs = sorted(folder.glob("*.wav"))
+    if not wavs:
+        raise X3DError(f"no .wav files in {folder}")
+    texts = read_transcriptions(folder / "transcription") if (folder / "transcription").is_file() else {}
+    items = []
+    for wav in wavs:
+        text = texts.get(wav.stem)
+        if text is None and wav.with_suffix(".txt").is_file():
+            text = wav.with_suffix(".txt").read_text(encoding="utf-8", errors="replace")
+        if text is None:
+            raise X3DError(f"no transcript for {wav.name}: add '{wav.stem}.txt' or a line in {folder}/transcription")
+        items.append((wav, text))
+    return items
+
+
 def find_prediction(pred_root: Path, rel: Path):
     """The predicted :class:`FlameSequence` for data clip ``rel``, or None."""
     from ..data.layout import read_sequence_dir
@@ -83,22 +116,31 @@ def handler(args: argparse.Namespace) -> int:
     from .evaluate import ClipInput, Scorer, markdown_table, summarize
 
     modes = ("spec", "authors") if args.mode == "both" else (args.mode,)
-    if args.audio and args.pred:
-        raise X3DError("--audio needs --checkpoint (predictions for bare audio come from a generator)")
-    if not args.data and not args.audio:
-        raise X3DError("give --data DIR (ground-truth sequences) or --audio FILES (speech only)")
+    from ..data.synth.tts import Phone
+    from .align import forced_align
+    from .lipsync import inner_lip_gap, lipsync_counts, pool_lipsync
 
-    # (name, audio path, ground-truth params or None)
-    items: list[tuple[str, Path, np.ndarray | None]] = []
+    if (args.audio or args.real_speech) and args.pred:
+        raise X3DError("--audio/--real-speech need --checkpoint (predictions for bare audio come from a generator)")
+    if not args.data and not args.audio and not args.real_speech:
+        raise X3DError("give --data DIR (ground-truth sequences), --audio FILES (speech only) or --real-speech DIR")
+    smoothing = None if args.no_smoothing else tuple(args.smoothing)
+
+    # (name, audio path, ground-truth params or None, phones or None, transcript or None)
+    items: list[tuple[str, Path, np.ndarray | None, tuple | None, str | None]] = []
     if args.data:
         root = Path(args.data)
         for folder in list_sequence_dirs(root):
             seq, wav = read_sequence_dir(folder)
             if wav is None:
                 raise X3DError(f"{folder} has no audio.wav; eval needs the clip's speech")
-            items.append((str(folder.relative_to(root)), wav, seq.params))
+            phones = seq.metadata.get("phones")
+            phones = tuple(Phone(str(n), float(a), float(b)) for n, a, b in phones) if phones else None
+            items.append((str(folder.relative_to(root)), wav, seq.params, phones, None))
     for wav in (_audio_files(args.audio) if args.audio else []):
-        items.append((wav.stem, wav, None))
+        items.append((wav.stem, wav, None, None, None))
+    for wav, text in (real_speech_items(args.real_speech) if args.real_speech else []):
+        items.append((wav.stem, wav, None, None, text))
     if args.limit is not None:
         items = items[: args.limit]
     if not items:
@@ -116,14 +158,16 @@ def handler(args: argparse.Namespace) -> int:
 
         generator = load_generator(args.checkpoint, device=args.device)
 
-    per_clip = []
+    per_clip, lip_counts, lip_counts_gt = [], [], []
     from tqdm import tqdm
 
-    for name, wav, gt in tqdm(items, desc="eval", unit="clip"):
+    for name, wav, gt, phones, transcript in tqdm(items, desc="eval", unit="clip"):
         audio = load_audio(wav)
+        if transcript is not None:
+            phones = forced_align(audio, transcript)
         if generator is not None:
             from ..audio import extract_features
-            from ..model import generate_sequence
+            from ..pipeline import generate_motion
 
             s = time.perf_counter()
             feats = extract_features(wav, linguistic=generator.config.model.linguistic_encoder,
@@ -131,7 +175,8 @@ def handler(args: argparse.Namespace) -> int:
             timing["features"] += time.perf_counter() - s
             reference = FlameParams.from_vector(gt[0]) if gt is not None else FlameParams.zeros()
             s = time.perf_counter()
-            seq = generate_sequence(generator, reference, feats, steps=args.steps, seed=args.seed)
+            seq = generate_motion(generator, reference, feats, steps=args.steps, seed=args.seed, smoothing=smoothing,
+                                  flame_model=flame)
             timing["generate"] += time.perf_counter() - s
             if args.save_pred:
                 write_sequence_dir(Path(args.save_pred) / name, seq)
@@ -143,7 +188,14 @@ def handler(args: argparse.Namespace) -> int:
                                f"{name}/params.npz or {name}.npz)")
             pred = found.params
         s = time.perf_counter()
-        per_clip.append(scorer.score(ClipInput(name, pred, audio, gt)))
+        scores = scorer.score(ClipInput(name, pred, audio, gt))
+        if phones:
+            counts = lipsync_counts(inner_lip_gap(scorer.decode(pred)), phones)
+            lip_counts.append(counts)
+            scores["lipsync"] = pool_lipsync([counts])
+            if gt is not None:
+                lip_counts_gt.append(lipsync_counts(inner_lip_gap(scorer.decode(gt)), phones))
+        per_clip.append(scores)
         timing["score"] += time.perf_counter() - s
 
     frames = sum(c["frames"] for c in per_clip)
@@ -151,8 +203,12 @@ def handler(args: argparse.Namespace) -> int:
     report = {
         "modes": list(modes),
         "source": {"checkpoint": args.checkpoint, "pred": args.pred, "data": args.data, "audio": args.audio,
+                   "real_speech": args.real_speech,
                    "steps": args.steps if args.checkpoint else None, "seed": args.seed if args.checkpoint else None},
         "summary": summarize(per_clip, modes),
+        "lipsync": pool_lipsync(lip_counts) if lip_counts else None,
+        "lipsync_gt": pool_lipsync(lip_counts_gt) if lip_counts_gt else None,
+        "smoothing": list(smoothing) if smoothing and args.checkpoint else None,
         "throughput": throughput,
         "wall_seconds": time.perf_counter() - t0,
         "clips": per_clip,

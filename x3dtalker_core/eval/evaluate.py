@@ -38,6 +38,10 @@ DEFINITIONS = {
 }
 
 
+LIPSYNC_ROWS = ("bilabial_closure", "open_bilabial_ratio", "gap_opening_r", "pauses_closed", "bilabial_gap_mm",
+                "open_vowel_gap_mm", "n_bilabials", "n_open_vowels", "n_pauses")
+
+
 @dataclass
 class ClipInput:
     """One clip to score.
@@ -70,7 +74,7 @@ class Scorer:
         self.lips = np.asarray(masks["lips"], np.int64)
         self.upper = {m: M.upper_face_indices(masks, m) for m in modes}
 
-    def _decode(self, params: np.ndarray) -> np.ndarray:
+    def decode(self, params: np.ndarray) -> np.ndarray:
         from ..flame import vertices_for_sequence
 
         return vertices_for_sequence(self.model, np.ascontiguousarray(params, np.float32), device=self.device)
@@ -78,7 +82,7 @@ class Scorer:
     def _neutral(self, shape: np.ndarray) -> np.ndarray:
         p = np.zeros((1, PARAM_DIM), np.float32)
         p[0, SHAPE] = shape
-        return self._decode(p)[0]
+        return self.decode(p)[0]
 
     def score(self, clip: ClipInput, beats: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
         """Scores of one clip: ``{"name", "frames", "<mode>": {metric: value}, ...}``."""
@@ -98,7 +102,7 @@ class Scorer:
             common["jaw_gt_r"] = M.pearson_r(pred[:, JAW_POSE.start], gt[:, JAW_POSE.start])
             common["jaw_envelope_r_gt"] = M.pearson_r(gt[:, JAW_POSE.start], amplitude)
             common["closed_in_silence_gt"] = M.closed_mouth_share(gt[:, JAW_POSE.start], amplitude)
-            vp, vg = self._decode(pred), self._decode(gt)
+            vp, vg = self.decode(pred), self.decode(gt)
             neutral_pred, neutral_gt = self._neutral(pred[0, SHAPE]), self._neutral(gt[0, SHAPE])
             template = self.model.v_template.detach().cpu().numpy()
         beats = beats or {}
@@ -171,6 +175,14 @@ def markdown_table(report: dict[str, Any]) -> str:
         if k in summary:
             lines.append(f"| {k} | " + " | ".join([_fmt(summary[k])] * len(modes))
                          + f" | {DEFINITIONS.get(k, 'same on the ground truth')} |")
+    lips = report.get("lipsync")
+    if lips:
+        gt = report.get("lipsync_gt") or {}
+        lines += ["", "| lip sync (inner-lip gap on the mesh) | prediction | teacher |" if gt else
+                  "| lip sync (inner-lip gap on the mesh) | prediction |", "|---|---|---|" if gt else "|---|---|"]
+        for k in LIPSYNC_ROWS:
+            cells = [_fmt(lips.get(k))] + ([_fmt(gt.get(k))] if gt else [])
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
     timing = report.get("throughput")
     if timing:
         lines += ["", "| stage | seconds | frames/s |", "|---|---|---|"]
