@@ -44,6 +44,21 @@ class GBuffer:
         return self.view_depth > 0
 
 
+@dataclass(frozen=True)
+class VideoLayers:
+    """One frame rasterised straight to 8-bit video layers, in image order (row 0 = top).
+
+    Attributes:
+        depth: (H, W) uint8 normalised depth (:func:`.images.depth_to_image` times 255); 0 = background.
+        shaded: (H, W, 3) uint8 lit clay preview over the background colour, or None (depth-only draw).
+        normals: (H, W, 3) uint8 camera-space normals as ``0.5 n + 0.5``, background black; or None.
+    """
+
+    depth: np.ndarray
+    shaded: np.ndarray | None = None
+    normals: np.ndarray | None = None
+
+
 class RenderBackend(Protocol):
     """A rasteriser bound to one output size and one triangle list."""
 
@@ -69,6 +84,25 @@ class RenderBackend(Protocol):
             projection: (4, 4) camera -> clip transform.
             attribute: (V,) float32 per-vertex value to interpolate, or None.
             shaded: also produce the lit preview (:data:`.images.LIGHT_DIRECTION`, :data:`.images.CLAY_ALBEDO`).
+        """
+        ...
+
+    def draw_video(
+        self,
+        vertices: np.ndarray,
+        normals: np.ndarray | None,
+        view: np.ndarray,
+        projection: np.ndarray,
+        depth_range: tuple[float, float],
+        depth_floor: float,
+        background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        want_normals: bool = False,
+    ) -> VideoLayers:
+        """Rasterise one frame to 8-bit video layers in a single pass (what the mp4 writers take).
+
+        Depth is normalised on the GPU with the clip's ``depth_range`` (near, far) metres and
+        ``depth_floor`` exactly as :func:`.images.depth_to_image`; with ``normals`` the same draw also
+        gives the shaded preview over ``background`` and, with ``want_normals``, the encoded normals.
         """
         ...
 

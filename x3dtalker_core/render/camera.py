@@ -95,6 +95,18 @@ class Camera:
             scale=None if self.scale is None else self.scale[sl],
         )
 
+    def window(self, start: int, count: int) -> Camera:
+        """The cameras of clip frames ``start .. start + count``, holding the last frame past the clip's end."""
+        if self.num_frames == 1:
+            return self
+        idx = np.minimum(np.arange(start, start + count), self.num_frames - 1)
+        return Camera(
+            self.kind,
+            self.view[idx],
+            fov_y=None if self.fov_y is None else self.fov_y[idx],
+            scale=None if self.scale is None else self.scale[idx],
+        )
+
     def check_frames(self, num_frames: int) -> None:
         if self.num_frames not in (1, num_frames):
             raise X3DError(f"camera has {self.num_frames} frames but the mesh sequence has {num_frames}")

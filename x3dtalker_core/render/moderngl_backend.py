@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from ..errors import X3DError
-from .backend import GBuffer
+from .backend import GBuffer, VideoLayers
 from .images import CLAY_ALBEDO, LIGHT_DIRECTION
 
 _VERTEX_SHADER = """
@@ -53,10 +53,39 @@ void main() {
 }
 """
 
-_FRAGMENT_SHADER = """
-#version 330
+_SHADE_GLSL = """
 uniform vec3 u_light;    // unit key-light direction, camera space
 uniform vec3 u_albedo;
+// The camera-facing unit normal and the clay preview colour: ambient + Lambert key light + soft Blinn
+// highlight + a thin rim light that separates the silhouette from the backdrop.
+vec3 facing_normal(vec3 normal) {
+    vec3 n = normalize(normal);
+    // FLAME's triangles wind counter-clockwise seen from outside; a back face (inside of the mouth
+    // or the neck opening) gets its normal turned toward the viewer so it shades like a surface.
+    return gl_FrontFacing ? n : -n;
+}
+vec3 clay(vec3 n) {
+    vec3 h = normalize(u_light + vec3(0.0, 0.0, 1.0));
+    float diffuse = clamp(dot(n, u_light), 0.0, 1.0);
+    float specular = pow(clamp(dot(n, h), 0.0, 1.0), 32.0);
+    float rim = pow(1.0 - clamp(n.z, 0.0, 1.0), 3.0);
+    return clamp(u_albedo * (0.25 + 0.7 * diffuse) + 0.12 * specular + 0.15 * rim, 0.0, 1.0);
+}
+"""
+
+_DEPTH_VALUE_GLSL = """
+uniform float u_near;
+uniform float u_far;
+uniform float u_floor;
+// images.depth_to_image on the GPU: near = 1, far = floor, clipped to [floor, 1] on the mesh.
+float depth_value(float z) {
+    return clamp(u_floor + (1.0 - u_floor) * (u_far - z) / max(u_far - u_near, 1e-9), u_floor, 1.0);
+}
+"""
+
+_FRAGMENT_SHADER = """
+#version 330
+""" + _SHADE_GLSL + """
 in vec3 v_normal;
 in float v_depth;
 in float v_attribute;
@@ -64,19 +93,36 @@ layout(location = 0) out vec4 out_normal_depth;
 layout(location = 1) out float out_attribute;
 layout(location = 2) out vec4 out_shaded;
 void main() {
-    vec3 n = normalize(v_normal);
-    // FLAME's triangles wind counter-clockwise seen from outside; a back face (inside of the mouth
-    // or the neck opening) gets its normal turned toward the viewer so it shades like a surface.
-    if (!gl_FrontFacing) n = -n;
+    vec3 n = facing_normal(v_normal);
     out_normal_depth = vec4(n, v_depth);
     out_attribute = v_attribute;
-    // clay preview: ambient + Lambert key light + soft Blinn highlight + a thin rim light that
-    // separates the silhouette from the backdrop
-    vec3 h = normalize(u_light + vec3(0.0, 0.0, 1.0));
-    float diffuse = clamp(dot(n, u_light), 0.0, 1.0);
-    float specular = pow(clamp(dot(n, h), 0.0, 1.0), 32.0);
-    float rim = pow(1.0 - clamp(n.z, 0.0, 1.0), 3.0);
-    out_shaded = vec4(clamp(u_albedo * (0.25 + 0.7 * diffuse) + 0.12 * specular + 0.15 * rim, 0.0, 1.0), 1.0);
+    out_shaded = vec4(clay(n), 1.0);
+}
+"""
+
+# 8-bit video frames in one pass: the shaded preview in RGB and the normalised depth in alpha of one
+# RGBA8 target (so both come back in a single read), the encoded normals in a second target.
+_VIDEO_FRAGMENT_SHADER = """
+#version 330
+""" + _SHADE_GLSL + _DEPTH_VALUE_GLSL + """
+in vec3 v_normal;
+in float v_depth;
+layout(location = 0) out vec4 out_shaded_depth;
+layout(location = 1) out vec4 out_normal;
+void main() {
+    vec3 n = facing_normal(v_normal);
+    out_shaded_depth = vec4(clay(n), depth_value(v_depth));
+    out_normal = vec4(0.5 * n + 0.5, 1.0);
+}
+"""
+
+_VIDEO_DEPTH_FRAGMENT_SHADER = """
+#version 330
+""" + _DEPTH_VALUE_GLSL + """
+in float v_depth;
+out float out_depth;
+void main() {
+    out_depth = depth_value(v_depth);
 }
 """
 
@@ -148,6 +194,7 @@ class ModernGLBackend:
         self.depth_fbo = ctx.framebuffer(color_attachments=self.targets[3:], depth_attachment=self.zbuffer)
         self.full_program["u_light"].value = tuple(float(x) for x in LIGHT_DIRECTION)
         self.full_program["u_albedo"].value = tuple(float(x) for x in CLAY_ALBEDO)
+        self._video = None  # the 8-bit video programs and targets, built on the first draw_video
         self._interleaved = np.zeros((self.num_vertices, 6), np.float32)
         self._has_attribute = False
 
@@ -205,8 +252,102 @@ class ModernGLBackend:
         normal = gbuf[..., :3].copy() if normals is not None else None
         return GBuffer(view_depth=gbuf[..., 3].copy(), normal=normal, attribute=attr, shaded=shade)
 
+    def _video_objects(self) -> dict:
+        """Programs, RGBA8/R8 targets and framebuffers of :meth:`draw_video` (built once, on first use)."""
+        if self._video is None:
+            ctx, size = self.ctx, (self.width, self.height)
+            shaded_program = ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_VIDEO_FRAGMENT_SHADER)
+            shaded_program["u_light"].value = tuple(float(x) for x in LIGHT_DIRECTION)
+            shaded_program["u_albedo"].value = tuple(float(x) for x in CLAY_ALBEDO)
+            depth_program = ctx.program(vertex_shader=_DEPTH_VERTEX_SHADER, fragment_shader=_VIDEO_DEPTH_FRAGMENT_SHADER)
+            shaded_depth = ctx.texture(size, 4, dtype="f1")  # preview RGB + depth value in alpha
+            normals = ctx.texture(size, 4, dtype="f1")  # 0.5 n + 0.5
+            depth = ctx.texture(size, 1, dtype="f1")  # depth value alone (depth-only path)
+            self._video = {
+                "shaded_program": shaded_program,
+                "depth_program": depth_program,
+                "shaded_vao": ctx.vertex_array(
+                    shaded_program, [(self.vbo, "3f 3f", "in_position", "in_normal")], index_buffer=self.ibo,
+                    index_element_size=4),
+                "depth_vao": ctx.vertex_array(
+                    depth_program, [(self.vbo, "3f 12x", "in_position")], index_buffer=self.ibo, index_element_size=4),
+                "textures": (shaded_depth, normals, depth),
+                # the preview target is cleared to the background colour with alpha (= depth) 0, the normals
+                # target to black: separate framebuffers clear them, the multi-target one draws into both
+                "shaded_fbo": ctx.framebuffer(color_attachments=[shaded_depth], depth_attachment=self.zbuffer),
+                "normals_clear_fbo": ctx.framebuffer(color_attachments=[normals]),
+                "shaded_normals_fbo": ctx.framebuffer(color_attachments=[shaded_depth, normals],
+                                                      depth_attachment=self.zbuffer),
+                "depth_fbo": ctx.framebuffer(color_attachments=[depth], depth_attachment=self.zbuffer),
+                "rgba": np.empty((self.height, self.width, 4), np.uint8),
+                "normals": np.empty((self.height, self.width, 4), np.uint8),
+                "grey": np.empty((self.height, self.width), np.uint8),
+            }
+        return self._video
+
+    def draw_video(
+        self,
+        vertices: np.ndarray,
+        normals: np.ndarray | None,
+        view: np.ndarray,
+        projection: np.ndarray,
+        depth_range: tuple[float, float],
+        depth_floor: float,
+        background: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        want_normals: bool = False,
+    ) -> VideoLayers:
+        """Rasterise one frame straight to 8-bit video layers; ``normals=None`` draws depth alone.
+
+        The returned arrays are views of buffers reused by the next call: copy what must outlive it.
+        """
+        if vertices.shape != (self.num_vertices, 3):
+            raise X3DError(f"expected vertices of shape ({self.num_vertices}, 3), got {vertices.shape}")
+        if want_normals and normals is None:
+            raise X3DError("a normals layer needs vertex normals")
+        video = self._video_objects()
+        self._interleaved[:, :3] = vertices
+        if normals is not None:
+            self._interleaved[:, 3:] = normals
+        self.vbo.write(self._interleaved)
+        shaded = normals is not None
+        program = video["shaded_program" if shaded else "depth_program"]
+        program["u_view"].write(np.ascontiguousarray(view.T, np.float32))
+        program["u_proj"].write(np.ascontiguousarray(projection.T, np.float32))
+        program["u_near"].value, program["u_far"].value = float(depth_range[0]), float(depth_range[1])
+        program["u_floor"].value = float(depth_floor)
+        self.ctx.enable(self._gl.DEPTH_TEST)
+        self.ctx.disable(self._gl.CULL_FACE)
+        # OpenGL rows start at the bottom: the [::-1] views flip to image order without a copy
+        if not shaded:
+            fbo = video["depth_fbo"]
+            fbo.use()
+            fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            video["depth_vao"].render(self._gl.TRIANGLES)
+            fbo.read_into(video["grey"], components=1, dtype="f1")
+            return VideoLayers(depth=video["grey"][::-1])
+        video["shaded_fbo"].clear(*(float(c) for c in background), 0.0, depth=1.0)
+        if want_normals:
+            video["normals_clear_fbo"].clear(0.0, 0.0, 0.0, 0.0)
+            fbo = video["shaded_normals_fbo"]
+        else:
+            fbo = video["shaded_fbo"]
+        fbo.use()
+        video["shaded_vao"].render(self._gl.TRIANGLES)
+        fbo.read_into(video["rgba"], components=4, attachment=0, dtype="f1")
+        rgba = video["rgba"][::-1]
+        normal_rgb = None
+        if want_normals:
+            fbo.read_into(video["normals"], components=4, attachment=1, dtype="f1")
+            normal_rgb = video["normals"][::-1, :, :3]
+        return VideoLayers(depth=rgba[..., 3], shaded=rgba[..., :3], normals=normal_rgb)
+
     def close(self) -> None:
+        video = self._video or {}
         for obj in (self.full_vao, self.depth_vao, self.full_fbo, self.depth_fbo, *self.targets, self.zbuffer,
+                    *(video[k] for k in ("shaded_vao", "depth_vao", "shaded_fbo", "normals_clear_fbo",
+                                         "shaded_normals_fbo", "depth_fbo") if video),
+                    *video.get("textures", ()),
+                    *(video[k] for k in ("shaded_program", "depth_program") if video),
                     self.vbo, self.attribute_vbo, self.ibo, self.full_program, self.depth_program):
             obj.release()
         self.ctx.release()

@@ -24,8 +24,9 @@ def import_av():
     return av
 
 
-def to_uint8_frames(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W, 3) uint8 from float [0, 1] or uint8 frames; (T, H, W) grey is replicated to RGB.
+def to_uint8_frames(frames: np.ndarray, keep_grey: bool = False) -> np.ndarray:
+    """(T, H, W, 3) uint8 from float [0, 1] or uint8 frames; (T, H, W) grey is replicated to RGB
+    unless ``keep_grey`` (then it stays (T, H, W)).
 
     Odd sizes are padded by one edge pixel: yuv420p halves the chroma resolution and needs even sizes.
     """
@@ -34,7 +35,7 @@ def to_uint8_frames(frames: np.ndarray) -> np.ndarray:
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[0] == 0 or arr.shape[-1] not in (1, 3, 4):
         raise X3DError(f"video frames must have shape (T, H, W, 3) or (T, H, W), got {np.shape(frames)}")
-    if arr.shape[-1] == 1:
+    if arr.shape[-1] == 1 and not keep_grey:
         arr = np.repeat(arr, 3, axis=-1)
     arr = arr[..., :3]
     if arr.dtype != np.uint8:
@@ -42,6 +43,8 @@ def to_uint8_frames(frames: np.ndarray) -> np.ndarray:
     pad_h, pad_w = arr.shape[1] % 2, arr.shape[2] % 2
     if pad_h or pad_w:
         arr = np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    if arr.shape[-1] == 1:
+        arr = arr[..., 0]
     return np.ascontiguousarray(arr)
 
 
@@ -78,6 +81,7 @@ class Mp4Writer:
         self._vstream = self._astream = None
         self.frames_written = 0
         self._audio_sent = 0
+        self._finished = False
 
     def _open_streams(self, width: int, height: int) -> None:
         self._vstream = self._container.add_stream("libx264", rate=self.rate)
@@ -101,13 +105,16 @@ class Mp4Writer:
         self._audio_sent = upto
 
     def write(self, frames: np.ndarray) -> None:
-        video = to_uint8_frames(frames)
+        """Append ``frames``: (N, H, W, 3) colour or (N, H, W) grey, float [0, 1] or uint8."""
+        video = to_uint8_frames(frames, keep_grey=True)
         if self._vstream is None:
             self._open_streams(video.shape[2], video.shape[1])
         elif (video.shape[2], video.shape[1]) != (self._vstream.width, self._vstream.height):
             raise X3DError("all frames of a video must have the same size")
+        # grey goes in as one plane: the encoder's own conversion to yuv420p gives what replicated RGB would
+        pixel_format = "gray" if video.ndim == 3 else "rgb24"
         for image in video:
-            self._container.mux(self._vstream.encode(self._av.VideoFrame.from_ndarray(image, format="rgb24")))
+            self._container.mux(self._vstream.encode(self._av.VideoFrame.from_ndarray(image, format=pixel_format)))
             self.frames_written += 1
             if self._astream is not None:  # audio up to the end of this video frame
                 self._send_audio(int(round(self.frames_written * self.sample_rate / float(self.rate))))
@@ -117,15 +124,23 @@ class Mp4Writer:
         if self._vstream is None:
             self.abort()
             raise X3DError(f"no frames were written to {self.path}")
-        self._container.mux(self._vstream.encode(None))
-        if self._astream is not None:
-            self._container.mux(self._astream.encode(None))
-        self._container.close()
+        try:
+            self._container.mux(self._vstream.encode(None))
+            if self._astream is not None:
+                self._container.mux(self._astream.encode(None))
+            self._container.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._finished = True
         self._atomic.__exit__(None, None, None)
         return self.path
 
     def abort(self) -> None:
-        """Drop the partial file."""
+        """Drop the partial file (a no-op once the file is closed or aborted)."""
+        if self._finished:
+            return
+        self._finished = True
         try:
             self._container.close()
         finally:
@@ -139,6 +154,86 @@ class Mp4Writer:
             self.close()
         else:
             self.abort()
+
+
+class EncoderThread:
+    """An :class:`Mp4Writer` fed through a bounded queue by its own thread, so encoding overlaps rendering.
+
+    :meth:`put` blocks once ``max_queued`` frames wait (memory stays flat however long the clip) and
+    re-raises the first error the encoder hit. :meth:`close` flushes and moves the file into place;
+    :meth:`abort` (cancel or error) stops after the frame being encoded and leaves no file. The writer
+    is used only by the thread once started (PyAV releases the GIL while x264 encodes).
+    """
+
+    _DONE = object()
+
+    def __init__(self, writer: Mp4Writer, max_queued: int = 8) -> None:
+        import queue
+        import threading
+
+        self.writer = writer
+        self.path = writer.path
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(max_queued)))
+        self._aborted = threading.Event()
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"encode {self.path.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self._queue.get()
+                if self._aborted.is_set():
+                    break
+                if item is self._DONE:
+                    self.writer.close()
+                    return
+                self.writer.write(item)
+        except BaseException as exc:  # handed to the caller's next put/close
+            self._error = exc
+        self.writer.abort()
+        while not self._queue.empty():  # unblock a producer waiting on a full queue
+            self._queue.get_nowait()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def put(self, frames: np.ndarray) -> None:
+        """Queue (N, H, W, 3) / (N, H, W) frames; the array must not be modified afterwards."""
+        import queue
+
+        while True:
+            self._raise_error()
+            if not self._thread.is_alive():
+                raise X3DError(f"the encoder of {self.path} has stopped")
+            try:
+                self._queue.put(frames, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> Path:
+        """Encode what is queued, flush and move the file into place."""
+        self._raise_error()
+        self._queue.put(self._DONE)
+        self._thread.join()
+        self._closed = True
+        self._raise_error()
+        return self.path
+
+    def abort(self) -> None:
+        """Stop encoding and drop the partial file (returns once the thread has finished)."""
+        if self._closed:
+            return
+        self._aborted.set()
+        try:
+            self._queue.put_nowait(self._DONE)  # wake the thread if it waits on an empty queue
+        except Exception:
+            pass
+        self._thread.join()
+        self._closed = True
 
 
 def write_mp4(
