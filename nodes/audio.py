@@ -20,9 +20,11 @@ class AudioEncode(io.ComfyNode):
             "Use the encoders the generator was trained with.",
             inputs=[
                 io.Audio.Input("audio", tooltip="Driving speech (any rate, mixed to 16 kHz mono)."),
-                io.Combo.Input("linguistic", options=list(logic.LINGUISTIC_CHOICES), default="mel",
-                               tooltip="mel: 80-band log-mel (offline default, weaker). wavlm: WavLM base+ "
-                               "(the paper's; folder models/3dxtalker/wavlm-base-plus)."),
+                io.Combo.Input("linguistic", options=list(logic.LINGUISTIC_CHOICES), default="ppg",
+                               tooltip="ppg: phoneme posteriors from hama's recogniser (offline default, weaker than "
+                               "the paper's WavLM; the bundled checkpoint uses it). mel: 80-band log-mel (offline, "
+                               "older checkpoints). wavlm: WavLM base+ (the paper's; folder "
+                               "models/3dxtalker/wavlm-base-plus)."),
                 io.Combo.Input("emotion", options=list(logic.EMOTION_CHOICES), default="prosody",
                                tooltip="prosody: pitch/energy/spectral features (offline default, weaker). "
                                "emotion2vec: emotion2vec_plus_base (the paper's; needs funasr)."),
@@ -36,7 +38,7 @@ class AudioEncode(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, audio, linguistic: str = "mel", emotion: str = "prosody", linguistic_model: str = "",
+    def execute(cls, audio, linguistic: str = "ppg", emotion: str = "prosody", linguistic_model: str = "",
                 emotion_model: str = "") -> io.NodeOutput:
         feats = logic.encode_audio(audio, linguistic, emotion, linguistic_model or "", emotion_model or "",
                                    device=hooks.compute_device(), progress=hooks.progress_callback(),

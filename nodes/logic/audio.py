@@ -10,13 +10,13 @@ import torch
 from ...x3dtalker_core import SAMPLE_RATE
 from ...x3dtalker_core.errors import X3DError
 
-LINGUISTIC_CHOICES = ("mel", "wavlm")
+LINGUISTIC_CHOICES = ("ppg", "mel", "wavlm")
 EMOTION_CHOICES = ("prosody", "emotion2vec")
 
 
 def encode_audio(
     audio: dict,
-    linguistic: str = "mel",
+    linguistic: str = "ppg",
     emotion: str = "prosody",
     linguistic_model: str = "",
     emotion_model: str = "",
@@ -26,7 +26,7 @@ def encode_audio(
 ):
     """ComfyUI AUDIO -> :class:`AudioFeatures` (T = round(duration * 25) frames).
 
-    ``mel``/``prosody`` are the offline defaults; ``wavlm``/``emotion2vec`` are the paper's encoders,
+    ``ppg``/``prosody`` are the offline defaults (``mel`` for older checkpoints); ``wavlm``/``emotion2vec`` are the paper's encoders,
     loaded from ``*_model`` (a folder) or their registered asset. The generator must have been
     trained on the same pair (the Generate node says so when not).
     """
