@@ -70,7 +70,10 @@ def main() -> None:
     with comfy_server(root / "comfy", inputs) as server:
         client = ComfyClient(server.url)
         warm = run_once(server, client, "warmup.wav", args.timeout)
-        runs = {f"{s:g}s": run_once(server, client, f"speech_{int(s)}s.wav", args.timeout) for s in args.seconds}
+        runs = {}
+        for s in args.seconds:
+            runs[f"{s:g}s"] = run_once(server, client, f"speech_{int(s)}s.wav", args.timeout)
+            print(f"{s:g} s: {runs[f'{s:g}s']}", file=sys.stderr, flush=True)   # partial results survive a stop
     result = {"stage": "comfyui_memory", "device": "cpu", "workflow": "x3dtalker_photo_speech_preview",
               "warmup_2s": warm, "runs": runs}
     print(json.dumps(result, indent=None if args.json else 2))
