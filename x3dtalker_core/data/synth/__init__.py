@@ -7,71 +7,54 @@ Quick use::
 
 or ``python -m x3dtalker_core synth --out synth_corpus --hours 0.05``. See :mod:`.corpus` for the
 layout and :mod:`.face` for the ARKit face teacher (lips, closure, blinks, brows).
+
+Names are imported on first use, so the command line does not load torch (the ARKit layout lives
+beside the FLAME model) just to build its parser.
 """
 
-from .augment import Augmentation, apply_augmentation, change_speed, sample_augmentation
-from .corpus import (
-    STYLES,
-    ClipRecipe,
-    CorpusConfig,
-    SpeakingStyle,
-    make_recipe,
-    relabel_corpus,
-    render_clip,
-    write_clip,
-    write_corpus,
-)
-from .face import LIP_SHAPES, FaceStyle, face_track, lip_shape_of
-from .head import HeadStyle, head_track, prominent_vowels
-from .text import Vocabulary, load_vocabulary, make_sentence
-from .tts import (
-    DEFAULT_VALIDATION_VOICES,
-    DEFAULT_VOICES,
-    Delivery,
-    Phone,
-    Utterance,
-    check_voices,
-    engine_available,
-    parse_voice,
-    synthesize,
-)
-from .visemes import PHONE_TO_VISEME, VISEME_CLASSES, jaw_track, viseme_of
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_VALIDATION_VOICES",
-    "DEFAULT_VOICES",
-    "PHONE_TO_VISEME",
-    "STYLES",
-    "VISEME_CLASSES",
-    "LIP_SHAPES",
-    "Augmentation",
-    "FaceStyle",
-    "ClipRecipe",
-    "CorpusConfig",
-    "Delivery",
-    "HeadStyle",
-    "Phone",
-    "SpeakingStyle",
-    "Utterance",
-    "Vocabulary",
-    "apply_augmentation",
-    "change_speed",
-    "check_voices",
-    "engine_available",
-    "face_track",
-    "lip_shape_of",
-    "relabel_corpus",
-    "head_track",
-    "jaw_track",
-    "load_vocabulary",
-    "make_recipe",
-    "make_sentence",
-    "parse_voice",
-    "prominent_vowels",
-    "render_clip",
-    "sample_augmentation",
-    "synthesize",
-    "viseme_of",
-    "write_clip",
-    "write_corpus",
-]
+from ...lazy import lazy_exports
+
+_EXPORTS = {
+    "Augmentation": ".augment",
+    "ClipRecipe": ".corpus",
+    "CorpusConfig": ".corpus",
+    "DEFAULT_VALIDATION_VOICES": ".tts",
+    "DEFAULT_VOICES": ".tts",
+    "Delivery": ".tts",
+    "FaceStyle": ".face",
+    "HeadStyle": ".head",
+    "LIP_SHAPES": ".face",
+    "PHONE_TO_VISEME": ".visemes",
+    "Phone": ".tts",
+    "STYLES": ".corpus",
+    "SpeakingStyle": ".corpus",
+    "Utterance": ".tts",
+    "VISEME_CLASSES": ".visemes",
+    "Vocabulary": ".text",
+    "apply_augmentation": ".augment",
+    "change_speed": ".augment",
+    "check_voices": ".tts",
+    "engine_available": ".tts",
+    "face_track": ".face",
+    "head_track": ".head",
+    "jaw_track": ".visemes",
+    "lip_shape_of": ".face",
+    "load_vocabulary": ".text",
+    "make_recipe": ".corpus",
+    "make_sentence": ".text",
+    "parse_voice": ".tts",
+    "prominent_vowels": ".head",
+    "relabel_corpus": ".corpus",
+    "render_clip": ".corpus",
+    "sample_augmentation": ".augment",
+    "synthesize": ".tts",
+    "viseme_of": ".visemes",
+    "write_clip": ".corpus",
+    "write_corpus": ".corpus",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
