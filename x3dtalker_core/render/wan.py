@@ -83,6 +83,15 @@ def resampled_count(num_frames: int, src_fps: float, dst_fps: float) -> int:
     return max(1, int(round(num_frames * dst_fps / src_fps)))
 
 
+def interpolate_frames(frames: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``frames`` (T, ...) linearly interpolated at fractional frame positions ``pos`` (K,) in [0, T - 1]."""
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, frames.shape[0] - 1)
+    w = (pos - lo).reshape((-1,) + (1,) * (frames.ndim - 1))
+    out = frames[lo] * (1.0 - w) + frames[hi] * w
+    return out.astype(frames.dtype if np.issubdtype(frames.dtype, np.floating) else np.float32)
+
+
 def resample_frames(frames: np.ndarray, src_fps: float, dst_fps: float, mode: str = "linear") -> np.ndarray:
     """Resample ``frames`` (T, ...) from ``src_fps`` to ``dst_fps`` over the same duration.
 
@@ -98,11 +107,7 @@ def resample_frames(frames: np.ndarray, src_fps: float, dst_fps: float, mode: st
         return frames[np.rint(pos).astype(np.int64)]
     if mode != "linear":
         raise X3DError(f"resample mode must be 'linear' or 'nearest', got {mode!r}")
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, frames.shape[0] - 1)
-    w = (pos - lo).reshape((-1,) + (1,) * (frames.ndim - 1))
-    out = frames[lo] * (1.0 - w) + frames[hi] * w
-    return out.astype(frames.dtype if np.issubdtype(frames.dtype, np.floating) else np.float32)
+    return interpolate_frames(frames, pos)
 
 
 def fit_frame_count(frames: np.ndarray, count: int) -> np.ndarray:
@@ -238,12 +243,7 @@ def prepare_wan_window(
     src_lo = int(np.floor(start * fps / preset.fps))
     src_hi = min(frames.shape[0], int(np.ceil((start + window) * fps / preset.fps)) + 2)
     pos = np.clip(np.arange(start, min(start + window, total)) * (fps / preset.fps), 0.0, frames.shape[0] - 1) - src_lo
-    part = frames[src_lo:src_hi]
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, part.shape[0] - 1)
-    w = (pos - lo).reshape((-1,) + (1,) * (frames.ndim - 1))
-    motion = (part[lo] * (1.0 - w) + part[hi] * w).astype(frames.dtype if np.issubdtype(frames.dtype, np.floating)
-                                                          else np.float32)
+    motion = interpolate_frames(frames[src_lo:src_hi], pos)
     n_motion = motion.shape[0]
     n_out = wan_frame_count(n_motion, 1, "trim") if (mode == "trim" and n_motion < window) else window
     fitted = fit_frame_count(motion, n_out)
