@@ -304,7 +304,11 @@ function restoreFromStoredOutputs(node, outputs) {
 if (!app.extensions?.some((e) => e.name === EXTENSION_NAME)) app.registerExtension({
   name: EXTENSION_NAME,
   loadedGraphNode(node) {
-    if (node.type === NODE_ID) restoreFromStoredOutputs(node, app.nodeOutputs);
+    if (node.type !== NODE_ID) return;
+    restoreFromStoredOutputs(node, app.nodeOutputs);
+    // On a workflow tab switch the frontend may hand back the tab's stored outputs only after it has
+    // configured the nodes: look again once the graph has settled.
+    requestAnimationFrame(() => restoreFromStoredOutputs(node, app.nodeOutputs));
   },
   onNodeOutputsUpdated(outputs) {
     for (const node of app.graph?._nodes ?? []) {

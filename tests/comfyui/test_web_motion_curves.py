@@ -146,4 +146,9 @@ def test_curves_drawn_after_running_the_graph_in_the_ui(page, tmp_path):
     page.evaluate(click_tab.format("Unsaved Workflow"))
     page.wait_for(f"!{CANVAS}", 10, 0.2)
     page.evaluate(click_tab.format("x3d_motion_curves_test"))
-    assert page.wait_for(f"{CANVAS}?.dataset.x3dDrawn", 10, 0.2) == "jaw,pitch,yaw,roll"
+    # The tab restores its own viewport, which may leave the node (and so its DOM widget) off screen: bring
+    # it into view, as a user scrolling to it would, then the stored curves must be drawn without a re-run.
+    center = (f"(() => {{ const a = {APP}; const n = a.graph?._nodes.find(n => n.type === 'X3DTalker_MotionCurves');"
+              " if (n) { a.canvas.centerOnNode(n); a.canvas.setDirty(true, true); } return !!n; })()")
+    page.wait_for(center, 20, 0.2)
+    assert page.wait_for(f"{CANVAS}?.dataset.x3dDrawn", 30, 0.2) == "jaw,pitch,yaw,roll"
