@@ -13,6 +13,7 @@ from . import comfy_hooks as hooks
 from .logic import render as logic
 from .logic.audio import audio_dict
 from .logic.files import next_output_path
+from .logic.render import GLB_MODES
 from .types import CATEGORY, FlameModelType, FlameSequenceType
 
 _CAMERA_TIP = ("auto: 'photo' when the motion came from a photo, else 'fitted', else 'static'. photo: lines up "
@@ -175,22 +176,30 @@ class ExportGLB(io.ComfyNode):
             node_id="X3DTalker_ExportGLB",
             display_name="Export Animated GLB",
             category=f"{CATEGORY}/Export",
-            description="Writes the animation as a GLB with morph targets into the output folder. Connect "
-            "'model_file' to core Preview 3D (Animation) to play it inside ComfyUI.",
+            description="Writes the animation as a GLB into the output folder: by default rigged (FLAME's neck, "
+            "jaw and eye joints plus named expression morph targets; a few MB whatever the clip length, opens in "
+            "Blender/Unreal), or with every frame's exact mesh. Connect 'model_file' to core Preview 3D (Animation) "
+            "to play it inside ComfyUI.",
             inputs=[
                 FlameSequenceType.Input("sequence", tooltip="From Generate (or Load FLAME Params)."),
                 FlameModelType.Input("flame_model", tooltip="From Load FLAME Model."),
                 io.String.Input("filename_prefix", default="3dxtalker/mesh",
                                 tooltip="Output sub-folder and file name start."),
+                io.Combo.Input("mode", options=list(GLB_MODES), default="rigged", optional=True,
+                               tooltip="rigged: skin + named expression morph targets, size nearly constant in "
+                               "clip length. exact: every frame's decoded mesh (memory and size grow with the clip; "
+                               "for short clips)."),
             ],
             outputs=[io.String.Output(display_name="model_file")],
             is_output_node=True,
         )
 
     @classmethod
-    def execute(cls, sequence, flame_model, filename_prefix: str = "3dxtalker/mesh") -> io.NodeOutput:
+    def execute(cls, sequence, flame_model, filename_prefix: str = "3dxtalker/mesh",
+                mode: str = "rigged") -> io.NodeOutput:
         path, rel = next_output_path(_output_dir(), filename_prefix, ".glb")
-        logic.export_glb_file(sequence, flame_model, path)
+        logic.export_glb_file(sequence, flame_model, path, mode, progress=hooks.progress_callback(),
+                              cancel=hooks.check_interrupt)
         sub, _, name = rel.rpartition("/")
         return io.NodeOutput(rel, ui={"text": [rel], "files": [{"filename": name, "subfolder": sub, "type": "output"}]})
 

@@ -215,9 +215,30 @@ def test_wan_windows(sequence, dev_model, speech):
 def test_exports_and_curves(sequence, dev_model, tmp_path):
     path, rel = files.next_output_path(tmp_path, "3dxtalker/head", ".glb")
     assert rel == "3dxtalker/head_00001_.glb"
-    ren_logic.export_glb_file(sequence, dev_model, path)
-    anim = pack_module("x3dtalker_core.render.export").read_glb_animation(path)
-    assert path.stat().st_size > 1000 and anim is not None
+    seen = []
+    ren_logic.export_glb_file(sequence, dev_model, path, progress=lambda d, t: seen.append((d, t)))
+    rig = pack_module("x3dtalker_core.export.rig_glb")
+    rigged = rig.read_rigged_glb(path)  # the default: skin + named morph targets
+    assert rigged.vertices.shape[0] == sequence.num_frames and seen[-1] == (1, 1)
+    # The rig holds one identity (the clip's mean shape; this untrained generator's shape drifts per frame,
+    # a trained one's does not): with the shape held, skin + morph targets reproduce FLAME (to a fraction of
+    # a mm even at this generator's 1.7 rad head turns; test_export_glb pins 0.05 mm on talking motion).
+    held = sequence.params.copy()
+    held[:, params_mod.SHAPE] = held[:, params_mod.SHAPE].mean(0)
+    held = params_mod.FlameSequence(held, sequence.fps, sequence.cam, sequence.metadata)
+    ren_logic.export_glb_file(held, dev_model, tmp_path / "held.glb")
+    assert rig.rig_error_mm(tmp_path / "held.glb", held, dev_model)["max_mm"] < 1.0
+    exact_path = tmp_path / "exact.glb"
+    seen.clear()
+    ren_logic.export_glb_file(sequence, dev_model, exact_path, "exact", progress=lambda d, t: seen.append((d, t)))
+    anim = pack_module("x3dtalker_core.render.export").read_glb_animation(exact_path)
+    assert anim.vertices.shape[0] == sequence.num_frames
+    assert seen[-1] == (sequence.num_frames + 1, sequence.num_frames + 1) and len(seen) >= 2
+    # Cancel during the exact decode: the export stops and leaves no file.
+    stopped = tmp_path / "stopped.glb"
+    with pytest.raises(X3DError, match="cancelled"):
+        ren_logic.export_glb_file(sequence, dev_model, stopped, "exact", cancel=lambda: True)
+    assert not stopped.exists() and not list(tmp_path.glob("stopped*"))
     assert files.next_output_path(tmp_path, "3dxtalker/head", ".glb")[1] == "3dxtalker/head_00002_.glb"
     with pytest.raises(X3DError):
         files.next_output_path(tmp_path, "../escape", ".glb")
@@ -260,3 +281,4 @@ def test_first_image_and_reconstruct(dev_model):
     blank = torch.full((1, 128, 128, 3), 0.5)
     with pytest.raises(X3DError):
         ref_logic.image_to_flame(blank, dev_model)
+

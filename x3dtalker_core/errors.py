@@ -18,3 +18,15 @@ class AssetNotFoundError(X3DError, FileNotFoundError):
 
 class InvalidFileError(X3DError, ValueError):
     """A file exists but its content is malformed, truncated, unsafe or has wrong shapes."""
+
+
+class Cancelled(X3DError):
+    """The caller's cancellation callback asked to stop a long loop (encoding, generation, decoding,
+    rendering, export); nothing half-written is left behind."""
+
+
+def check_cancelled(cancel, what: str) -> None:
+    """Raise :class:`Cancelled` when ``cancel()`` returns True (a callback may also raise its own exception,
+    as ComfyUI's interruption check does)."""
+    if cancel is not None and cancel():
+        raise Cancelled(f"{what} was cancelled")

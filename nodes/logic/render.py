@@ -15,6 +15,7 @@ from ...x3dtalker_core.params import FlameSequence
 from .audio import audio_dict, mono_16k
 
 from ...x3dtalker_core.render.files import CAMERA_CHOICES as CAMERAS  # noqa: F401 (the nodes' camera menu)
+from ...x3dtalker_core.export.rig_glb import GLB_MODES  # noqa: F401,E402 (the GLB node's mode menu)
 WAN_MODELS = ("14b", "5b")
 
 
@@ -187,12 +188,15 @@ def render_for_wan(
                           clip.source_frames, win.index, win.count, win.start_s)
 
 
-def export_glb_file(sequence: FlameSequence, flame_model, path: Path) -> Path:
-    """Animated GLB (morph targets) of the sequence, for core Preview3D / Preview3DAnimation."""
-    from ...x3dtalker_core.render.export import export_glb
+def export_glb_file(sequence: FlameSequence, flame_model, path: Path, mode: str = "rigged",
+                    progress: Callable[[int, int], None] | None = None,
+                    cancel: Callable[[], bool] | None = None) -> Path:
+    """Animated GLB of the sequence (``rigged`` or ``exact``), for core Preview3D / Preview3DAnimation."""
+    from ...x3dtalker_core.export.rig_glb import export_sequence_glb
 
-    verts, faces = decode(sequence, flame_model)
-    return export_glb(path, verts, faces, sequence.fps)
+    if flame_model is None:
+        raise X3DError("connect a Load FLAME Model node")
+    return export_sequence_glb(path, sequence, flame_model, mode, progress=progress, cancel=cancel)
 
 
 def save_params_file(sequence: FlameSequence, path: Path) -> Path:

@@ -19,7 +19,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import SAMPLES_PER_FRAME
-from ..errors import X3DError
+from ..errors import Cancelled, X3DError
 
 ProgressFn = Callable[[int, int], None]
 """``progress(done, total)``: called after each unit of work."""
@@ -28,7 +28,7 @@ CancelFn = Callable[[], bool]
 """Returns True when the user asked to stop; may also raise its own exception (ComfyUI's does)."""
 
 
-class EncodingCancelled(X3DError):
+class EncodingCancelled(Cancelled):
     """The caller's cancellation check asked to stop."""
 
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .. import __version__
-from ..errors import X3DError
+from ..errors import X3DError, check_cancelled
 from ..flame.arkit import ARKIT_EXPRESSION_NAMES, ARKIT_SPACE, expression_space_of, load_arkit_shapes
 from ..io_utils import atomic_path
 from ..params import FlameSequence
@@ -182,22 +183,40 @@ def export_rigged_glb(path: str | Path, sequence: FlameSequence, model) -> Path:
 
 
 def export_sequence_glb(path: str | Path, sequence: FlameSequence, model, mode: str = "rigged",
-                        vertices: np.ndarray | None = None) -> Path:
+                        vertices: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None,
+                        cancel: Callable[[], object] | None = None) -> Path:
     """``mesh.glb`` of a sequence: ``rigged`` (skin + named morph targets) or ``exact`` (per-frame vertices).
+
+    ``rigged`` holds a few arrays of (T, K) weights, so its memory and size barely grow with the clip;
+    ``exact`` decodes every frame's mesh (T x V x 3 floats in memory), for short clips. The file is
+    written atomically: a cancelled or failed export leaves nothing at ``path``.
 
     Args:
         vertices: (T, V, 3) decoded meshes for ``exact`` when the caller already has them.
+        progress: ``progress(done, total)``.
+        cancel: called between steps; True (or its own exception) stops the export.
     """
     if mode not in GLB_MODES:
         raise X3DError(f"unknown GLB mode '{mode}'; use one of {GLB_MODES}")
     if mode == "rigged":
-        return export_rigged_glb(path, sequence, model)
+        check_cancelled(cancel, "GLB export")
+        path = export_rigged_glb(path, sequence, model)
+        if progress is not None:
+            progress(1, 1)
+        return path
     from ..flame.model import vertices_for_sequence
     from ..render.export import export_glb
 
+    frames = sequence.num_frames
     if vertices is None:
-        vertices = vertices_for_sequence(model, sequence.params)
-    return export_glb(path, vertices, model.faces.detach().cpu().numpy(), sequence.fps)
+        # Decoding is most of the work: it gets the bar's first frames; packing and writing the last step.
+        decode_progress = None if progress is None else (lambda done, _total: progress(done, frames + 1))
+        vertices = vertices_for_sequence(model, sequence.params, progress=decode_progress, cancel=cancel)
+    check_cancelled(cancel, "GLB export")
+    path = export_glb(path, vertices, model.faces.detach().cpu().numpy(), sequence.fps)
+    if progress is not None:
+        progress(frames + 1, frames + 1)
+    return path
 
 
 # ----------------------------------------------------------------------------------------------

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..assets import find_asset, try_find_asset
-from ..errors import X3DError
+from ..errors import X3DError, check_cancelled
 from ..rotation import axis_angle_to_matrix
 from .data import N_SHAPE_DIRS, FlameData, load_flame_data
 from .landmarks import (
@@ -224,16 +225,29 @@ def load_flame_model(
 
 
 def vertices_for_sequence(
-    model: FlameModel, params: np.ndarray, batch_size: int = 256, device: torch.device | str | None = None
+    model: FlameModel,
+    params: np.ndarray,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], object] | None = None,
 ) -> np.ndarray:
-    """Decode (T, 284) parameters to (T, V, 3) float32 vertices, in batches (memory stays flat)."""
+    """Decode (T, 284) parameters to (T, V, 3) float32 vertices, in batches.
+
+    ``progress(done, total)`` is called after each batch; ``cancel()`` before each one (True, or an
+    exception of its own, stops the decode).
+    """
     from ..params import EXP, POSE, SHAPE
 
     device = torch.device(device) if device is not None else model.v_template.device
-    out = np.empty((params.shape[0], model.num_vertices, 3), np.float32)
+    total = params.shape[0]
+    out = np.empty((total, model.num_vertices, 3), np.float32)
     with torch.no_grad():
-        for start in range(0, params.shape[0], batch_size):
+        for start in range(0, total, batch_size):
+            check_cancelled(cancel, "decoding the FLAME meshes")
             chunk = torch.as_tensor(params[start : start + batch_size], dtype=torch.float32, device=device)
             verts = model(shape=chunk[:, SHAPE], expression=chunk[:, EXP], pose=chunk[:, POSE])
             out[start : start + chunk.shape[0]] = verts.cpu().numpy()
+            if progress is not None:
+                progress(start + chunk.shape[0], total)
     return out

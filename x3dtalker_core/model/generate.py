@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..audio.features import AudioFeatures
-from ..errors import X3DError
+from ..errors import Cancelled, X3DError
 from ..params import PARAM_DIM, FlameParams, FlameSequence
 from .checkpoint import load_network, resolve_checkpoint
 from .config import GeneratorConfig
@@ -42,7 +42,7 @@ SOLVERS = ("euler", "heun")
 
 log = logging.getLogger(__name__)
 
-class GenerationCancelled(X3DError):
+class GenerationCancelled(Cancelled):
     """Raised when the ``cancel`` callback of :func:`generate_sequence` returns True."""
 
 

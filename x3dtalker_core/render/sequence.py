@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import X3DError
+from ..errors import Cancelled, X3DError
 from .backend import create_backend
 from .camera import Camera
 from .images import DEFAULT_DEPTH_FLOOR, DepthRange, composite, depth_to_image, normals_to_image
@@ -17,7 +17,7 @@ OUTPUTS = ("depth", "normals", "shaded")
 """Image outputs :func:`render_sequence` can produce (the mask and metric depth always come)."""
 
 
-class RenderCancelled(X3DError):
+class RenderCancelled(Cancelled):
     """Rendering was stopped by the caller's ``should_stop`` callback."""
 
 
