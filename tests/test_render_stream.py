@@ -47,3 +47,43 @@ def test_cancel_mid_clip_leaves_no_file(tmp_path, dev_flame, how):
                         progress=lambda done, total: calls.append(done), should_stop=should_stop)
     assert 5 <= len(calls) < 40
     assert list(tmp_path.iterdir()) == []  # no mp4, no temporary file, no render.json
+
+
+def test_sequence_meshes_decode_on_demand_like_the_whole_clip(dev_flame):
+    from x3dtalker_core.render import SequenceMeshes, flame_vertices
+
+    seq = nodding(21)
+    whole, faces = flame_vertices(seq, model=dev_flame)
+    lazy = SequenceMeshes(seq, model=dev_flame, batch_size=8)
+    assert lazy.shape == whole.shape and len(lazy) == 21 and np.array_equal(lazy.faces, faces)
+    np.testing.assert_allclose(lazy[13], whole[13], atol=1e-6)
+    np.testing.assert_allclose(lazy[-1], whole[-1], atol=1e-6)
+    np.testing.assert_allclose(lazy[::5], whole[::5], atol=1e-6)
+    np.testing.assert_allclose(lazy[3:9, :100], whole[3:9, :100], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(lazy), whole, atol=1e-6)
+    with pytest.raises(IndexError):
+        lazy[21]
+
+
+def test_render_decodes_each_frame_once_and_never_the_whole_clip(tmp_path, dev_flame, monkeypatch):
+    """Memory flat in clip length: render_to_files decodes frames a chunk at a time as it renders them."""
+    from x3dtalker_core.render import mesh
+
+    decoded = []
+    original = mesh.SequenceMeshes.decode
+
+    def counting(self, params):
+        decoded.append(len(params))
+        return original(self, params)
+
+    monkeypatch.setattr(mesh.SequenceMeshes, "decode", counting)
+    monkeypatch.setattr(mesh.SequenceMeshes, "decode_all", lambda *_: pytest.fail("decoded the whole clip"))
+    frames = 150
+    render_to_files(nodding(frames), tmp_path, RenderSettings(width=32, height=32, glb=True), show_progress=False,
+                    flame_model=dev_flame)
+    from x3dtalker_core.render.files import DEPTH_RANGE_FRAMES
+
+    # The depth range is measured on at most DEPTH_RANGE_FRAMES spread frames, then the render pass
+    # decodes every frame once, 64 at a time.
+    assert decoded[-3:] == [64, 64, frames - 128], decoded
+    assert all(n <= DEPTH_RANGE_FRAMES for n in decoded) and sum(decoded) <= frames + DEPTH_RANGE_FRAMES

@@ -58,18 +58,7 @@ class WanControlClip:
         return int(self.mask.shape[1])
 
 
-DEPTH_RANGE_FRAMES = 400
-"""At most this many frames, spread over the clip, set the depth range shared by all Wan windows."""
-
 VIDEO_FILES = {"preview": "preview.mp4", "depth": "depth.mp4", "normals": "normals.mp4", "mask": "mask.mp4"}
-
-
-def decode(sequence: FlameSequence, flame_model, progress=None) -> tuple[np.ndarray, np.ndarray]:
-    from ...x3dtalker_core.render import flame_vertices
-
-    if flame_model is None:
-        raise X3DError("connect a Load FLAME Model node")
-    return flame_vertices(sequence, model=flame_model, progress=progress)
 
 
 def parse_colour(text: str) -> tuple[float, float, float]:
@@ -155,13 +144,16 @@ def render_for_wan(
     multiple (14B 16, 5B 32) and the driving audio cut to exactly the window's stretch. Only the window's
     frames are rendered and held in memory.
     """
-    from ...x3dtalker_core.render import measure_depth_range, render_sequence
-    from ...x3dtalker_core.render.files import photo_framing, select_camera
+    from ...x3dtalker_core.render import SequenceMeshes, measure_depth_range, render_sequence
+    from ...x3dtalker_core.render.files import photo_framing, select_camera, spread_step
     from ...x3dtalker_core.render.wan import get_wan_preset, prepare_wan_window, wan_size
 
+    if flame_model is None:
+        raise X3DError("connect a Load FLAME Model node")
     preset = get_wan_preset(model)
     width, height = wan_size(int(width), int(height), preset.multiple)
-    verts, faces = decode(sequence, flame_model)
+    verts = SequenceMeshes(sequence, model=flame_model)  # decoded on demand: the window and the range frames
+    faces = verts.faces
     samples = mono_16k(audio)
     clip, win = prepare_wan_window(verts, sequence.fps, preset, samples, SAMPLE_RATE, int(length), int(window),
                                    "trim" if trim else "pad")
@@ -174,7 +166,7 @@ def render_for_wan(
     # One depth range for every window of the clip (from frames spread over all of it), so consecutive
     # windows' depth does not jump.
     _, all_cam = select_camera(camera, verts, sequence.cam, sequence.fps, width, height, photo_framing(sequence))
-    step = max(1, verts.shape[0] // DEPTH_RANGE_FRAMES)
+    step = spread_step(verts.shape[0])
     depth_range = measure_depth_range(verts[::step], faces, all_cam.slice(0, verts.shape[0], step), width, height)
     frames = render_sequence(clip.frames, faces, cam, width, height, outputs=("depth", "shaded"),
                              depth_range=depth_range, background=parse_colour(background), progress=progress,

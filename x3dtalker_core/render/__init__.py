@@ -18,7 +18,7 @@ from .camera import (
     parse_keyframes,
 )
 from .images import DepthRange, composite, depth_to_image, image_to_depth, normals_to_image
-from .mesh import flame_vertices, vertex_normals
+from .mesh import SequenceMeshes, flame_vertices, vertex_normals
 from .sequence import OUTPUTS, RenderCancelled, RenderedFrames, measure_depth_range, render_sequence
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "camera_preset",
     "composite",
     "depth_to_image",
+    "SequenceMeshes",
     "flame_vertices",
     "image_to_depth",
     "keyframed_camera",

@@ -121,7 +121,7 @@ def select_camera(
         return name, cams.orthographic_from_emoca(cam)
     if name not in CAMERA_CHOICES and not name.startswith("keys:"):
         raise X3DError(f"unknown camera '{name}'; choose one of {', '.join(CAMERA_CHOICES)} or a 'keys:...' path")
-    framing = cams.Framing.fit(vertices, fov_deg=fov_deg)
+    framing = cams.Framing.fit(vertices[:: spread_step(vertices.shape[0])], fov_deg=fov_deg)
     return name, cams.camera_preset(name, framing, vertices.shape[0], fps)
 
 
@@ -131,6 +131,14 @@ VIDEO_FILES = {"preview": "preview.mp4", "depth": "depth.mp4", "normals": "norma
 DEPTH_RANGE_FRAMES = 500
 """At most this many frames, spread evenly over the clip, measure its depth range (all frames of shorter clips).
 The files and the Wan windows both use this rule, so every window of a clip shares the depth.mp4 range."""
+
+
+
+def spread_step(num_frames: int) -> int:
+    """The stride that picks at most :data:`DEPTH_RANGE_FRAMES` frames spread over a clip (every frame of
+    shorter clips): what the depth range and the preset cameras' framing are measured on."""
+    return max(1, -(-int(num_frames) // DEPTH_RANGE_FRAMES))
+
 
 ENCODE_QUEUE_FRAMES = 8
 """Frames waiting per encoder thread: bounds memory, and the delay between Cancel and the stop."""
@@ -142,7 +150,7 @@ class RenderPlan:
 
     Attributes:
         vertices: (T, V, 3) the frames to render, metres (resampled to the Wan rate and 4n+1 frames
-            when the settings ask for Wan).
+            when the settings ask for Wan), an array or a :class:`.mesh.SequenceMeshes`.
         faces: (F, 3) triangles (FLAME plus the mouth interior).
         camera: one camera or one per frame; ``camera_name`` says which was chosen.
         fps: frame rate of ``vertices``.
@@ -185,7 +193,8 @@ def plan_render(
 
     Args:
         sequence: the motion (its fps, fitted camera and reference-photo framing are used).
-        vertices, faces: the decoded meshes of ``sequence`` (:func:`.mesh.flame_vertices`), (T, V, 3) and (F, 3).
+        vertices, faces: the meshes of ``sequence``, (T, V, 3) and (F, 3): decoded (:func:`.mesh.flame_vertices`)
+            or decoded on demand (:class:`.mesh.SequenceMeshes`; only the Wan resampling decodes it all).
         audio: (N,) 16 kHz mono driving audio, or None; it is padded or trimmed to the frames' duration.
     """
     from .sequence import measure_depth_range
@@ -196,7 +205,7 @@ def plan_render(
     if settings.wan:
         preset = get_wan_preset(settings.wan)
         width, height = wan_size(width, height, preset.multiple)
-        clip = prepare_for_wan(vertices, fps, preset, audio, SAMPLE_RATE, settings.wan_length,
+        clip = prepare_for_wan(np.asarray(vertices), fps, preset, audio, SAMPLE_RATE, settings.wan_length,
                                "trim" if settings.wan_trim else "pad")
         if cam_values is not None:
             cam_values = fit_frame_count(resample_frames(cam_values, fps, preset.fps), clip.frames.shape[0])
@@ -206,7 +215,7 @@ def plan_render(
         audio = fit_audio(audio, SAMPLE_RATE, vertices.shape[0], fps)
     camera_name, camera = select_camera(settings.camera, vertices, cam_values, fps, width, height,
                                         photo_framing(sequence), settings.fov_deg)
-    step = -(-vertices.shape[0] // DEPTH_RANGE_FRAMES)
+    step = spread_step(vertices.shape[0])
     depth_range = measure_depth_range(vertices[::step], faces, camera.slice(0, vertices.shape[0], step), width, height)
     return RenderPlan(vertices, faces, camera, camera_name, float(fps), width, height, depth_range, audio, wan_info)
 
@@ -266,18 +275,24 @@ def export_meshes(
         if should_stop is not None and should_stop():
             raise RenderCancelled("mesh export was cancelled")
 
-    flame_verts, flame_faces = vertices[:, : flame_model.num_vertices], faces[: flame_model.faces.shape[0]]
+    num_flame = flame_model.num_vertices
+    flame_faces = faces[: flame_model.faces.shape[0]]
+    # Decoded meshes are reused; meshes decoded on demand are not decoded for the rigged GLB, which
+    # does not need them.
+    decoded = vertices if isinstance(vertices, np.ndarray) else None
     files: dict[str, Path] = {}
     if settings.glb:
         from ..export.rig_glb import export_sequence_glb
 
         check_cancel()
         files["glb"] = Path(export_sequence_glb(out / "mesh.glb", sequence, flame_model, settings.glb_mode,
-                                                flame_verts))
+                                                None if decoded is None else decoded[:, :num_flame],
+                                                cancel=should_stop))
     if settings.obj:
         from .export import export_obj_sequence
 
         check_cancel()
+        flame_verts = (decoded if decoded is not None else np.asarray(vertices))[:, :num_flame]
         files["obj"] = Path(export_obj_sequence(out / "mesh_obj.zip", flame_verts, flame_faces, sequence.fps))
     return files
 
@@ -316,7 +331,7 @@ def render_to_files(
     """
     from tqdm import tqdm
 
-    from .mesh import flame_vertices
+    from .mesh import SequenceMeshes
 
     out = Path(out)
     started = time.perf_counter()
@@ -326,9 +341,10 @@ def render_to_files(
 
         flame_model = load_flame_model(landmarks=False)
 
-    bar = tqdm(total=sequence.num_frames, desc="FLAME", unit="frame", disable=not show_progress)
-    vertices, faces = flame_vertices(sequence, model=flame_model, progress=lambda done, total: bar.update(done - bar.n))
-    bar.close()
+    # Meshes are decoded as the renderer reaches them, so memory does not grow with the clip (the decode
+    # time is part of render_encode_s).
+    vertices = SequenceMeshes(sequence, model=flame_model)
+    faces = vertices.faces
     timings["flame_s"] = time.perf_counter() - started
 
     t0 = time.perf_counter()
@@ -440,13 +456,14 @@ def render_window(
         start, count: the window, in frames of the rendered clip (Wan rate with ``settings.wan``).
         outputs: subset of :data:`.sequence.OUTPUTS` (``depth``, ``normals``, ``shaded``).
     """
-    from .mesh import flame_vertices
+    from .mesh import SequenceMeshes
     from .sequence import render_sequence
     from .wan import fit_audio, fit_frame_count
 
     if count < 1 or start < 0:
         raise X3DError(f"a render window needs start >= 0 and count >= 1, got start={start} count={count}")
-    vertices, faces = flame_vertices(sequence, model=flame_model)
+    vertices = SequenceMeshes(sequence, model=flame_model)
+    faces = vertices.faces
     plan = plan_render(sequence, vertices, faces, settings, audio)
     if start >= plan.num_frames:
         raise X3DError(f"window start {start} is past the clip's last frame {plan.num_frames - 1} "

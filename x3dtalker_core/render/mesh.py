@@ -15,8 +15,11 @@ if TYPE_CHECKING:
 def check_mesh_sequence(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate and normalise ``vertices`` (T, V, 3) or (V, 3) and ``faces`` (F, 3).
 
-    Returns float32 (T, V, 3) vertices and int64 (F, 3) faces.
+    Returns float32 (T, V, 3) vertices and int64 (F, 3) faces; a :class:`SequenceMeshes` passes through
+    as it is (its frames are decoded when indexed).
     """
+    if isinstance(vertices, SequenceMeshes):  # decoded frame by frame from finite parameters
+        return vertices, _check_faces(faces, vertices.shape[1])
     v = np.asarray(vertices, dtype=np.float32)
     if v.ndim == 2:
         v = v[None]
@@ -24,12 +27,16 @@ def check_mesh_sequence(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.nda
         raise X3DError(f"vertices must have shape (T, V, 3), got {np.shape(vertices)}")
     if not np.all(np.isfinite(v)):
         raise X3DError("vertices contain NaN or infinite values")
+    return v, _check_faces(faces, v.shape[1])
+
+
+def _check_faces(faces: np.ndarray, num_vertices: int) -> np.ndarray:
     f = np.asarray(faces)
     if f.ndim != 2 or f.shape[1] != 3 or f.shape[0] == 0 or not np.issubdtype(f.dtype, np.integer):
         raise X3DError(f"faces must be integer indices of shape (F, 3), got {f.shape} {f.dtype}")
-    if f.min() < 0 or f.max() >= v.shape[1]:
-        raise X3DError(f"faces index vertices outside 0..{v.shape[1] - 1}")
-    return v, f.astype(np.int64)
+    if f.min() < 0 or f.max() >= num_vertices:
+        raise X3DError(f"faces index vertices outside 0..{num_vertices - 1}")
+    return f.astype(np.int64)
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -49,6 +56,76 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+class SequenceMeshes:
+    """The meshes of a FLAME sequence, decoded on demand: a (T, V [+ P], 3) float32 array that is never
+    all in memory.
+
+    Indexing a frame decodes (and keeps) the chunk of ``batch_size`` frames around it, so a front-to-back
+    pass (the renderer's) decodes each frame once; a slice or index array decodes just those frames.
+    ``np.asarray`` decodes everything (for the few consumers that need the whole clip, e.g. the Wan
+    resampling). The first V vertices are the FLAME mesh; the P mouth-interior vertices follow.
+    """
+
+    ndim = 3
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, sequence: FlameSequence, model=None, batch_size: int = 64, mouth_interior: bool = True):
+        from ..flame import load_flame_model
+        from .mouth import mouth_proxy_for_sequence
+
+        params = np.asarray(sequence.params, np.float32)
+        if not np.all(np.isfinite(params)):
+            raise X3DError("the sequence's parameters contain NaN or infinite values")
+        self.model = load_flame_model(landmarks=False) if model is None else model
+        self.params = params
+        self.batch_size = max(1, int(batch_size))
+        self.proxy = mouth_proxy_for_sequence(self.model, params) if mouth_interior else None
+        faces = self.model.faces.detach().cpu().numpy().astype(np.int64)
+        self.faces = faces if self.proxy is None else np.concatenate([faces, self.proxy.faces])
+        self.shape = (params.shape[0], self.model.num_vertices + (self.proxy.num_vertices if self.proxy else 0), 3)
+        self._chunk: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def decode(self, params: np.ndarray) -> np.ndarray:
+        """(N, 284) parameters -> (N, V [+ P], 3) meshes."""
+        from ..flame import vertices_for_sequence
+        from .mouth import mouth_vertices_for_sequence
+
+        if self.proxy is None:
+            return vertices_for_sequence(self.model, params, batch_size=self.batch_size)
+        return mouth_vertices_for_sequence(self.model, self.proxy, params, batch_size=self.batch_size)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            t = int(index) + (self.shape[0] if index < 0 else 0)
+            if not 0 <= t < self.shape[0]:
+                raise IndexError(f"frame {index} is outside a clip of {self.shape[0]} frames")
+            start = t - t % self.batch_size
+            if self._chunk is None or self._chunk[0] != start:
+                self._chunk = (start, self.decode(self.params[start : start + self.batch_size]))
+            return self._chunk[1][t - start]
+        if isinstance(index, tuple):  # e.g. [::step, :V]: frames first, then the rest on the decoded ones
+            return self[index[0]][(slice(None), *index[1:])]
+        return self.decode(self.params[index])
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.decode_all()
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def decode_all(self, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Every frame, (T, V [+ P], 3) float32, decoded ``batch_size`` frames at a time."""
+        total = self.shape[0]
+        out = np.empty(self.shape, np.float32)
+        for start in range(0, total, self.batch_size):
+            stop = min(start + self.batch_size, total)
+            out[start:stop] = self.decode(self.params[start:stop])
+            if progress is not None:
+                progress(stop, total)
+        return out
+
+
 def flame_vertices(
     sequence: FlameSequence,
     model=None,
@@ -56,7 +133,8 @@ def flame_vertices(
     progress: Callable[[int, int], None] | None = None,
     mouth_interior: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a :class:`~x3dtalker_core.params.FlameSequence` to meshes with the FLAME model.
+    """Decode a :class:`~x3dtalker_core.params.FlameSequence` to meshes with the FLAME model, all at once
+    (:class:`SequenceMeshes` decodes on demand instead, for long clips).
 
     Args:
         sequence: T frames of parameters.
@@ -70,22 +148,5 @@ def flame_vertices(
         vertices (T, V [+ P], 3) float32 metres and faces (F, 3) int64. The first V vertices are always
         the FLAME mesh; the P mouth vertices follow.
     """
-    from ..flame import load_flame_model, vertices_for_sequence
-    from .mouth import mouth_proxy_for_sequence, mouth_vertices_for_sequence
-
-    if model is None:
-        model = load_flame_model(landmarks=False)
-    proxy = mouth_proxy_for_sequence(model, sequence.params) if mouth_interior else None
-    total = sequence.num_frames
-    out = np.empty((total, model.num_vertices + (proxy.num_vertices if proxy else 0), 3), np.float32)
-    for start in range(0, total, batch_size):
-        stop = min(start + batch_size, total)
-        chunk = sequence.params[start:stop]
-        out[start:stop] = (vertices_for_sequence(model, chunk, batch_size=batch_size) if proxy is None
-                           else mouth_vertices_for_sequence(model, proxy, chunk, batch_size=batch_size))
-        if progress is not None:
-            progress(stop, total)
-    faces = model.faces.detach().cpu().numpy().astype(np.int64)
-    if proxy is not None:
-        faces = np.concatenate([faces, proxy.faces])
-    return out, faces
+    meshes = SequenceMeshes(sequence, model, batch_size, mouth_interior)
+    return meshes.decode_all(progress), meshes.faces
