@@ -82,6 +82,42 @@ def test_tiny_face_is_refused(rec, masks):
         reconstruct_reference(img, reconstructor=rec)
 
 
+PORTRAIT = os.path.join(os.path.dirname(__file__), "..", "example_workflows", "media", "x3dtalker_portrait.png")
+
+
+def _portrait():
+    from x3dtalker_core.reconstruct.image import load_image
+
+    return load_image(PORTRAIT)
+
+
+def test_upside_down_photo_is_refused_with_the_fix(rec):
+    photo = _portrait()
+    assert reconstruct_reference(photo, reconstructor=rec).confidence > 0.5
+    with pytest.raises(X3DError, match="upside down.*rotate the photo 180 degrees"):
+        reconstruct_reference(np.ascontiguousarray(photo[::-1, ::-1]), reconstructor=rec)
+
+
+@pytest.mark.parametrize("canvas", [1024, 2048, 4096])
+def test_60px_face_on_a_big_canvas_gets_the_size_message(rec, canvas):
+    """A small face in a big photo is found (tiles at full resolution) and refused by its real size;
+    at 90 px it is found and fitted."""
+    from x3dtalker_core.reconstruct.image import resize_area
+
+    photo = _portrait()
+    face_px = rec.detector.detect(photo)[0].size
+    for target, ok in ((60, False), (90, True)):
+        small = resize_area(photo, target / face_px)
+        img = np.full((canvas, canvas, 3), 128, np.uint8)
+        img[canvas // 2: canvas // 2 + small.shape[0], canvas // 3: canvas // 3 + small.shape[1]] = small
+        if ok:
+            box = reconstruct_reference(img, reconstructor=rec).bbox
+            assert abs(max(box[2] - box[0], box[3] - box[1]) - target) < 0.25 * target
+        else:
+            with pytest.raises(X3DError, match=r"too small \(\d+ px, need at least 64 px\)"):
+                reconstruct_reference(img, reconstructor=rec)
+
+
 def test_huge_8k_photo(rec, masks):
     face = render(rec, masks, [0.0, 0.2, 0.0, 0.1, 0, 0], size=270, height=270, width=480)
     huge = np.repeat(np.repeat(face, 16, axis=0), 16, axis=1)  # 7680 x 4320

@@ -29,6 +29,12 @@ MAX_YAW_DEG = 60.0
 MIN_PRESENCE = 0.5
 DETECT_MAX_SIDE = 2048
 """Detection runs on a copy downscaled to this longest side (the landmark crop uses full resolution)."""
+UPRIGHT_CHECK_SCORE = 0.8
+"""Below this detector score the photo is also tried turned by 90, 180 and 270 degrees."""
+ROTATED_MARGIN = 0.15
+"""A turned copy whose best score beats the photo's by this much means the photo is not upright."""
+UPRIGHT_CROP_PX = 256
+"""The orientation check looks at a square of twice the face box around it, at this size."""
 
 Progress = Callable[[float, str], None]
 
@@ -147,9 +153,34 @@ def _pick_face(faces, face_index: int | None, image_shape):
     return face
 
 
+def check_upright(image: np.ndarray, face, detector) -> None:
+    """Refuse a photo whose face is upside down or on its side.
+
+    The face models are trained on upright faces: on an upside-down one the detector still fires,
+    weakly, and the landmarks land on the hair. So when the chosen ``face`` is a weak detection, its
+    surroundings are detected again turned by 90, 180 and 270 degrees; if a turned copy is clearly more face-like,
+    the photo is refused with the rotation that fixes it (turning it here would misalign the photo
+    camera and Wan's reference image with the user's photo).
+    """
+    from .detector import best_score, sample_roi
+
+    if face.score >= UPRIGHT_CHECK_SCORE:
+        return
+    centre = (face.box[:2] + face.box[2:]) / 2.0
+    crop = sample_roi(image, (float(centre[0]), float(centre[1]), 2.0 * face.size, 0.0), UPRIGHT_CROP_PX)
+    crop = (crop * 255.0 + 0.5).astype(np.uint8)
+    scores = [best_score(detector.detect(np.ascontiguousarray(np.rot90(crop, k)))) for k in range(4)]
+    k = int(np.argmax(scores[1:])) + 1
+    if scores[k] >= UPRIGHT_CHECK_SCORE and scores[k] > scores[0] + ROTATED_MARGIN:
+        how = "is upside down (turned 180 degrees)" if k == 2 else "lies on its side"
+        turn = {1: "90 degrees counter-clockwise", 2: "180 degrees", 3: "90 degrees clockwise"}[k]
+        raise X3DError(f"the face in the photo {how}: face detector confidence {scores[0]:.2f} as given, "
+                       f"{scores[k]:.2f} turned {turn}; rotate the photo {turn} so the face is upright, then run again")
+
+
 def detect_face_mesh(image: np.ndarray, detector, face_index: int | None):
     """Detect faces (on a downscaled copy of huge photos), pick one, return (face, mesh, count)."""
-    from .detector import FaceDetection
+    from .detector import TILE_RETRY_SCORE, FaceDetection, best_score
     from .image import resize_area
 
     scale = min(1.0, DETECT_MAX_SIDE / max(image.shape[:2]))
@@ -157,7 +188,11 @@ def detect_face_mesh(image: np.ndarray, detector, face_index: int | None):
     faces = detector.detect(small)
     if scale < 1.0:
         faces = [FaceDetection(f.box / scale, f.keypoints / scale, f.score) for f in faces]
+        if best_score(faces) < TILE_RETRY_SCORE:  # a face too small for the downscaled copy: tiles at full size
+            tiled = detector.detect_tiled(image)
+            faces = tiled if best_score(tiled) > best_score(faces) else faces
     face = _pick_face(faces, face_index, image.shape)
+    check_upright(image, face, detector)
     mesh = detector.face_mesh(image, face)
     if mesh.presence < MIN_PRESENCE:
         raise X3DError(

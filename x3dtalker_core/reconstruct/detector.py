@@ -322,6 +322,27 @@ class _BlazeFaceConfig:
     min_score: float
 
 
+TILE_SIZE = 384
+"""Tile side (pixels) of the last-resort tiled detection: a 64 px face is 21 px of the 128 px model input."""
+TILE_STRIDE = 256
+"""Tiles overlap by 128 px, so every face up to that size lies whole inside some tile."""
+
+
+TILE_RETRY_SCORE = 0.8
+"""Whole-image detections weaker than this are retried on tiles."""
+
+
+def best_score(faces: list[FaceDetection]) -> float:
+    return max((f.score for f in faces), default=0.0)
+
+
+def tile_starts(length: int, tile: int, stride: int) -> list[int]:
+    """Start offsets of tiles of ``tile`` covering ``[0, length)`` every ``stride`` (the last one ends at the edge)."""
+    if length <= tile:
+        return [0]
+    return sorted(set(range(0, length - tile, stride)) | {length - tile})
+
+
 SHORT_RANGE = _BlazeFaceConfig(128, [8, 16, 16, 16], 2, 0.5)
 FULL_RANGE = _BlazeFaceConfig(192, [4], 1, 0.6)
 
@@ -372,11 +393,36 @@ class MediaPipeFaceMesh:
         return faces
 
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
-        """Faces in an (H, W, 3) uint8 image, largest first (short-range model, full-range fallback)."""
+        """Faces in an (H, W, 3) uint8 image, largest first.
+
+        The short-range model on the whole image, then the full-range one, then, for a large image
+        where neither found a face with confidence (a small face in a big photo shrinks to a few pixels
+        of their input, and its box comes out loose), the short-range model on overlapping tiles.
+        """
         faces = self._run_detector(self._short, SHORT_RANGE, image)
         if not faces:
             faces = self._run_detector(self._full, FULL_RANGE, image)
+        if max(image.shape[:2]) > TILE_SIZE and best_score(faces) < TILE_RETRY_SCORE:
+            tiled = self.detect_tiled(image)
+            if best_score(tiled) > best_score(faces):
+                faces = tiled
         return sorted(faces, key=lambda f: -f.area)
+
+    def detect_tiled(self, image: np.ndarray) -> list[FaceDetection]:
+        """Faces found by the short-range model on overlapping :data:`TILE_SIZE` tiles (small faces in big photos)."""
+        h, w = image.shape[:2]
+        found = []
+        for y0 in tile_starts(h, TILE_SIZE, TILE_STRIDE):
+            for x0 in tile_starts(w, TILE_SIZE, TILE_STRIDE):
+                tile = image[y0 : y0 + TILE_SIZE, x0 : x0 + TILE_SIZE]
+                offset = np.array([x0, y0], np.float32)
+                found += [FaceDetection(f.box + np.tile(offset, 2), f.keypoints + offset, f.score)
+                          for f in self._run_detector(self._short, SHORT_RANGE, tile)]
+        if not found:
+            return []
+        merged = weighted_nms(np.stack([f.box for f in found]), np.stack([f.keypoints for f in found]),
+                              np.array([f.score for f in found]))
+        return [FaceDetection(box.astype(np.float32), kps.astype(np.float32), score) for box, kps, score in merged]
 
     # -- landmarks -------------------------------------------------------------------------
     @staticmethod
