@@ -49,12 +49,29 @@ def test_generate_writes_every_output(inputs, capsys):
     assert seq.params.shape == (round(1.5 * 25), 284) and seq.cam.shape == (len(seq), 3)
     assert seq.metadata["seed"] == 0 and seq.metadata["encoders"] == {"linguistic": "mel", "emotion": "prosody"}
     report = json.loads((out / "report.json").read_text())
-    assert report["frames"] == len(seq) and set(report["timings"]) >= {"reference_s", "audio_s", "generate_s",
-                                                                     "render_s", "total_s"}
+    assert report["frames"] == len(seq)
+    check_timings(report, rendered=True)
     assert report["assets"]["flame_is_development_head"] in (True, False)
     assert report["head_pose"]["preset"] == "calm" and report["emotion"] is not None
     video = probe_video(out / "depth.mp4")
     assert video.frames == len(seq) and abs(video.audio_seconds - 1.5) < 0.05
+
+
+def check_timings(report: dict, rendered: bool) -> None:
+    """report.json's timings: every documented key, stages that follow one another add up to at most the
+    total, the render's parts fit in the render, and the real-time factor is total over duration."""
+    from x3dtalker_core.pipeline import SEQUENTIAL_STAGES, TIMINGS
+
+    t = report["timings"]
+    assert list(t) == list(TIMINGS) and all(v >= 0 for v in t.values())
+    assert sum(t[k] for k in SEQUENTIAL_STAGES) <= t["total_s"] + 1e-3
+    assert t["render_encode_s"] + t["glb_s"] <= t["render_s"] + 1e-3
+    assert t["reference_s"] > 0 and t["audio_s"] > 0 and t["generate_s"] > 0 and t["export_s"] > 0
+    assert (t["render_s"] > 0 and t["render_encode_s"] > 0 and t["glb_s"] > 0) == rendered
+    if not rendered:
+        assert t["render_s"] == t["render_encode_s"] == t["glb_s"] == 0
+    assert report["real_time_factor"] == pytest.approx(t["total_s"] / report["duration_s"], rel=1e-6)
+    assert report["device"].split(":")[0] == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_same_seed_same_motion_and_no_render(inputs):
@@ -66,7 +83,22 @@ def test_same_seed_same_motion_and_no_render(inputs):
                      "--no-progress"]) == 0
         runs.append(FlameSequence.load(root / name / "params.npz").params)
         assert not (root / name / "depth.mp4").exists()
+        check_timings(json.loads((root / name / "report.json").read_text()), rendered=False)
     assert np.array_equal(runs[0], runs[1])
+
+
+def test_even_smoothing_window_is_taken_and_bad_pairs_fail_before_sampling(inputs, capsys):
+    from x3dtalker_core.pipeline import smoothing_option
+
+    assert smoothing_option(6, 2) == (6, 2) and smoothing_option(1, 3) is None and smoothing_option(0, 0) is None
+    root, ckpt = inputs
+    assert main(["generate", "--params", str(root / "ref.npz"), "--audio", str(root / "speech.wav"),
+                 "--out", str(root / "even"), "--checkpoint", str(ckpt), "--steps", "1", "--no-render",
+                 "--smoothing", "6,2", "--no-progress"]) == 0
+    assert FlameSequence.load(root / "even" / "params.npz").metadata["smoothing"] == [6, 2]
+    assert main(["generate", "--params", str(root / "ref.npz"), "--audio", str(root / "speech.wav"),
+                 "--out", str(root / "bad"), "--checkpoint", str(ckpt), "--smoothing", "3,3"]) == 2
+    assert "smoothing window (3)" in capsys.readouterr().err and not (root / "bad").exists()
 
 
 def test_bad_inputs_are_one_line_errors(inputs, capsys):

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -224,6 +225,172 @@ def head_pose_trajectory(options: PoseOptions, amplitude: np.ndarray, num_frames
     return traj.fit_length(num_frames)
 
 
+TIMINGS: dict[str, str] = {
+    "reference_s": "photo (or parameter file) -> reference FLAME frame",
+    "load_generator_s": "generator checkpoint loaded",
+    "audio_s": "speech decoded and encoded to features",
+    "flame_model_s": "FLAME model loaded",
+    "emotion_s": "emotion control built",
+    "head_pose_s": "head-pose trajectory (preset or LLM)",
+    "generate_s": "flow-matching sampling, expression space, controls applied",
+    "params_s": "params.npz written",
+    "export_s": "ARKit-52 solve and livelink.csv",
+    "render_s": "render_to_files in all (FLAME meshes, framing, render + encode, mesh files); 0 without rendering",
+    "render_encode_s": "part of render_s: preview/depth frames rendered and encoded",
+    "glb_s": "part of render_s: mesh files (GLB, OBJ) written",
+    "total_s": "the whole job, up to writing report.json",
+}
+"""``report.json``'s ``timings``: key -> what it measures, in job order (wall-clock seconds; every key is
+always present, 0 for a stage that did not run). The stages from ``reference_s`` to ``render_s`` follow one
+another, so they add up to at most ``total_s``; ``render_encode_s`` and ``glb_s`` are parts of ``render_s``."""
+
+SEQUENTIAL_STAGES = tuple(k for k in TIMINGS if k not in ("render_encode_s", "glb_s", "total_s"))
+"""The :data:`TIMINGS` keys that do not overlap (their sum is at most ``total_s``)."""
+
+
+class StageClock:
+    """Wall-clock seconds of the main job's stages (:data:`TIMINGS`), from creation on."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = dict.fromkeys(TIMINGS, 0.0)
+
+    @contextmanager
+    def stage(self, key: str) -> Iterator[None]:
+        """Time the ``with`` body as ``key`` (added to what the key already holds)."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(key, time.perf_counter() - t0)
+
+    def add(self, key: str, seconds: float) -> None:
+        if key not in self.seconds:
+            raise KeyError(f"{key!r} is not a main-job timing ({', '.join(TIMINGS)})")
+        self.seconds[key] += float(seconds)
+
+    def timings(self) -> dict[str, float]:
+        """Every :data:`TIMINGS` key in seconds (4 decimals), ``total_s`` = now - creation."""
+        self.seconds["total_s"] = time.perf_counter() - self.started
+        return {k: round(v, 4) for k, v in self.seconds.items()}
+
+
+def smoothing_option(window: int, order: int = 2) -> tuple[int, int] | None:
+    """The Savitzky–Golay ``smoothing`` option from a (window, order) pair: None when ``window`` <= 1.
+
+    Checked up front with the smoother's own rule (:func:`~.model.smoothing.savgol_smooth`, on an empty
+    track), so a bad pair fails before sampling; an even window is fine (the smoother makes it odd).
+    """
+    from .model.smoothing import savgol_smooth
+
+    window, order = int(window), int(order)
+    if window <= 1:
+        return None
+    savgol_smooth(np.zeros((0, 1), np.float32), window, order)
+    return window, order
+
+
+def stage_progress(progress: StageProgress | None, stage: str) -> Callable[[int, int], None] | None:
+    """``progress(done, total)`` for one stage of a :data:`StageProgress` callback (None passes through)."""
+    return None if progress is None else (lambda done, total: progress(stage, done, total))
+
+
+def audio_features_for(generator, audio_source: Any, progress: Callable[[int, int], None] | None = None,
+                       cancel: Callable[[], None] | None = None):
+    """(16 kHz waveform (N,), :class:`~.audio.AudioFeatures`) of ``audio_source``, encoded with the encoders
+    ``generator`` was trained with."""
+    from .audio import extract_features, load_audio
+
+    model_cfg = generator.config.model
+    waveform = load_audio(audio_source)
+    features = extract_features(waveform, linguistic=model_cfg.linguistic_encoder, emotion=model_cfg.emotion_encoder,
+                                progress=progress, cancel=cancel)
+    return waveform, features
+
+
+def job_metadata(sequence: FlameSequence, generator, options: GenerateOptions, reference_source: Any,
+                 reference_info: dict, emotion, flame_model) -> FlameSequence:
+    """``sequence`` with what made it in its metadata (code version, checkpoint, encoders, sampling,
+    reference, emotion, FLAME model): what ``params.npz`` carries."""
+    model_cfg = generator.config.model
+    source = str(reference_source) if isinstance(reference_source, (str, Path)) else type(reference_source).__name__
+    metadata = {
+        **sequence.metadata,
+        "code_version": __version__,
+        "checkpoint": generator.name,
+        "encoders": {"linguistic": model_cfg.linguistic_encoder, "emotion": model_cfg.emotion_encoder},
+        "steps": options.steps, "seed": options.seed, "solver": options.solver,
+        "reference": {**sequence.metadata.get("reference", {}), **reference_info, "source": source},
+        "emotion": None if emotion is None else emotion.to_dict(),
+        "flame_model": flame_model.source,
+    }
+    return FlameSequence(sequence.params, sequence.fps, sequence.cam, metadata)
+
+
+def write_outputs(sequence: FlameSequence, flame_model, out: Path, options: GenerateOptions, waveform: np.ndarray,
+                  audio_source: Any, clock: StageClock, progress: StageProgress | None = None,
+                  cancel: Callable[[], None] | None = None) -> tuple[list[str], dict, dict | None]:
+    """Write ``params.npz``, ``livelink.csv`` and (unless ``options.render`` is None) the rendered files.
+
+    Returns:
+        (every file written, the :func:`~.export.export_files` result, the render report or None).
+    """
+    from .export import export_files  # ARKit-52 take for Unreal/MetaHuman (issue 15)
+    from .render.files import RenderSettings, render_to_files
+
+    out.mkdir(parents=True, exist_ok=True)
+    with clock.stage("params_s"):
+        files = [str(sequence.save(out / "params.npz"))]
+    with clock.stage("export_s"):
+        exported = export_files(sequence, flame_model, out, ("livelink",))
+    files += list(exported["files"].values())
+
+    settings = RenderSettings() if options.render == "default" else options.render
+    if settings is None:
+        return files, exported, None
+    with clock.stage("render_s"):
+        rendered = render_to_files(
+            sequence, out, settings, audio=waveform, show_progress=progress is None,
+            progress=stage_progress(progress, "render"), flame_model=flame_model,
+            should_stop=None if cancel is None else (lambda: bool(cancel())),
+            sources={"audio": str(audio_source) if isinstance(audio_source, (str, Path)) else None},
+        )
+    clock.add("render_encode_s", rendered["timings"].get("render_encode_s", 0.0))
+    clock.add("glb_s", rendered["timings"].get("export_s", 0.0))
+    return files + rendered["files"], exported, rendered
+
+
+def job_report(sequence: FlameSequence, generator, flame_model, options: GenerateOptions, timings: dict[str, float],
+               head_pose, exported: dict, rendered: dict | None, files: list[str]) -> dict:
+    """The ``report.json`` record of one main job (``sequence`` carries :func:`job_metadata`).
+
+    ``timings`` holds every :data:`TIMINGS` key; ``real_time_factor`` is ``total_s`` over the clip's duration
+    (below 1 = faster than real time).
+    """
+    frames = sequence.num_frames
+    duration = frames / sequence.fps
+    meta = sequence.metadata
+    return {
+        "frames": frames,
+        "duration_s": duration,
+        "fps": sequence.fps,
+        "timings": timings,
+        "real_time_factor": timings["total_s"] / max(duration, 1e-9),
+        "generate_fps": frames / max(timings["generate_s"], 1e-9),
+        "end_to_end_fps": frames / max(timings["total_s"], 1e-9),
+        "device": str(generator.device),
+        "assets": {"checkpoint": generator.name, "flame_model": flame_model.source,
+                   "flame_is_development_head": bool(flame_model.is_dev_model), "encoders": meta["encoders"]},
+        "options": _jsonable(asdict(options)),
+        "reference": meta["reference"],
+        "emotion": meta["emotion"],
+        "head_pose": None if head_pose is None else dict(head_pose.metadata),
+        "arkit": exported["arkit"],
+        "render": None if rendered is None else {k: rendered[k] for k in ("width", "height", "camera", "wan")},
+        "files": files,
+    }
+
+
 def run_generate(
     reference_source: Any,
     audio_source: Any,
@@ -238,113 +405,39 @@ def run_generate(
         reference_source: portrait image (path or (H, W, 3) array), a parameter ``.npz`` or a dataset folder.
         audio_source: speech/song file path, ComfyUI AUDIO dict or 16 kHz array.
         out: output folder.
-        progress: ``progress(stage, done, total)`` for the stages reference, audio, generate, render.
+        progress: ``progress(stage, done, total)`` for the stages audio, generate, render.
         cancel: called between steps; raise from it to abort.
 
     Returns:
-        The report (also written to ``report.json``).
+        The report (also written to ``report.json``; its ``timings`` are :data:`TIMINGS`).
     """
-    from .audio import extract_features, load_audio
     from .flame import load_flame_model
     from .model import load_generator
-    from .render.files import RenderSettings, render_to_files
 
-    def report_progress(stage: str) -> Callable[[int, int], None] | None:
-        return None if progress is None else (lambda done, total: progress(stage, done, total))
-
+    clock = StageClock()
     out = Path(out)
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-
-    t0 = time.perf_counter()
-    reference, reference_info = reference_from_source(reference_source, options.backend, options.face_index)
-    timings["reference_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    generator = load_generator(options.checkpoint, device=options.device)
-    timings["load_generator_s"] = time.perf_counter() - t0
-    model_cfg = generator.config.model
-
-    t0 = time.perf_counter()
-    waveform = load_audio(audio_source)
-    features = extract_features(waveform, linguistic=model_cfg.linguistic_encoder, emotion=model_cfg.emotion_encoder,
-                                progress=report_progress("audio"), cancel=cancel)
-    timings["audio_s"] = time.perf_counter() - t0
-    num_frames = features.num_frames
-
-    flame = load_flame_model()
-    t0 = time.perf_counter()
-    emotion = emotion_control(options.emotion, flame)
-    emotion_info = None if emotion is None else emotion.to_dict()
-    timings["emotion_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    trajectory = head_pose_trajectory(options.pose, features.amplitude, num_frames, options.seed)
-    timings["head_pose_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    sequence = generate_motion(
-        generator, reference, features, steps=options.steps, seed=options.seed, solver=options.solver,
-        smoothing=options.smoothing, emotion=emotion, head_pose=trajectory, progress=report_progress("generate"),
-        cancel=cancel, flame_model=flame,
-    )
-    timings["generate_s"] = time.perf_counter() - t0
-
-    metadata = {
-        **sequence.metadata,
-        "code_version": __version__,
-        "checkpoint": generator.name,
-        "encoders": {"linguistic": model_cfg.linguistic_encoder, "emotion": model_cfg.emotion_encoder},
-        "steps": options.steps, "seed": options.seed, "solver": options.solver,
-        "reference": {**sequence.metadata.get("reference", {}), **reference_info,
-                      "source": str(reference_source) if isinstance(reference_source, (str, Path))
-                      else type(reference_source).__name__},
-        "emotion": emotion_info,
-        "flame_model": flame.source,
-    }
-    sequence = FlameSequence(sequence.params, sequence.fps, sequence.cam, metadata)
-    out.mkdir(parents=True, exist_ok=True)
-    files = [str(sequence.save(out / "params.npz"))]
-
-    from .export import export_files  # ARKit-52 take for Unreal/MetaHuman (issue 15)
-
-    t0 = time.perf_counter()
-    exported = export_files(sequence, flame, out, ("livelink",))
-    files += list(exported["files"].values())
-    timings["export_s"] = time.perf_counter() - t0
-
-    render_settings = RenderSettings() if options.render == "default" else options.render
-    render_report = None
-    if render_settings is not None:
-        t0 = time.perf_counter()
-        render_report = render_to_files(
-            sequence, out, render_settings, audio=waveform, show_progress=progress is None,
-            progress=report_progress("render"), flame_model=flame,
-            should_stop=None if cancel is None else (lambda: bool(cancel())),
-            sources={"audio": str(audio_source) if isinstance(audio_source, (str, Path)) else None},
+    with clock.stage("reference_s"):
+        reference, reference_info = reference_from_source(reference_source, options.backend, options.face_index)
+    with clock.stage("load_generator_s"):
+        generator = load_generator(options.checkpoint, device=options.device)
+    with clock.stage("audio_s"):
+        waveform, features = audio_features_for(generator, audio_source, stage_progress(progress, "audio"), cancel)
+    with clock.stage("flame_model_s"):
+        flame = load_flame_model()
+    with clock.stage("emotion_s"):
+        emotion = emotion_control(options.emotion, flame)
+    with clock.stage("head_pose_s"):
+        trajectory = head_pose_trajectory(options.pose, features.amplitude, features.num_frames, options.seed)
+    with clock.stage("generate_s"):
+        sequence = generate_motion(
+            generator, reference, features, steps=options.steps, seed=options.seed, solver=options.solver,
+            smoothing=options.smoothing, emotion=emotion, head_pose=trajectory,
+            progress=stage_progress(progress, "generate"), cancel=cancel, flame_model=flame,
         )
-        files += render_report["files"]
-        timings["render_s"] = time.perf_counter() - t0
-    timings["total_s"] = time.perf_counter() - started
-
-    report = {
-        "frames": num_frames,
-        "duration_s": num_frames / sequence.fps,
-        "fps": sequence.fps,
-        "timings": {k: round(v, 4) for k, v in timings.items()},
-        "generate_fps": num_frames / max(timings["generate_s"], 1e-9),
-        "end_to_end_fps": num_frames / max(timings["total_s"], 1e-9),
-        "assets": {"checkpoint": generator.name, "flame_model": flame.source,
-                   "flame_is_development_head": bool(flame.is_dev_model),
-                   "encoders": metadata["encoders"]},
-        "options": _jsonable(asdict(options)),
-        "reference": metadata["reference"],
-        "emotion": emotion_info,
-        "head_pose": None if trajectory is None else dict(trajectory.metadata),
-        "arkit": exported["arkit"],
-        "render": None if render_report is None else {k: render_report[k] for k in ("width", "height", "camera", "wan")},
-        "files": files,
-    }
+    sequence = job_metadata(sequence, generator, options, reference_source, reference_info, emotion, flame)
+    files, exported, rendered = write_outputs(sequence, flame, out, options, waveform, audio_source, clock,
+                                              progress, cancel)
+    report = job_report(sequence, generator, flame, options, clock.timings(), trajectory, exported, rendered, files)
     with atomic_path(out / "report.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2))
     return report

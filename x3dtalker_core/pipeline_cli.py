@@ -59,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _smoothing(text: str) -> tuple[int, int] | None:
     from .errors import X3DError
+    from .pipeline import smoothing_option
 
     if text.strip().lower() in ("none", "off", "0"):
         return None
@@ -66,7 +67,7 @@ def _smoothing(text: str) -> tuple[int, int] | None:
         window, order = (int(v) for v in text.split(","))
     except ValueError:
         raise X3DError(f"--smoothing must be 'window,order' (e.g. 7,2) or 'none', got {text!r}") from None
-    return window, order
+    return smoothing_option(window, order)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,6 +106,6 @@ def run(args: argparse.Namespace) -> int:
     dev = " (development head, not FLAME's PCA bases)" if used.get("flame_is_development_head") else ""
     print(f"checkpoint: {used.get('checkpoint_path') or used['checkpoint']}; FLAME model: {used['flame_model']}{dev}")
     t = report["timings"]
-    print(f"{report['frames']} frames ({report['duration_s']:.1f} s) in {t['total_s']:.1f} s; "
-          f"generator {report['generate_fps']:.0f} frames/s")
+    print(f"{report['frames']} frames ({report['duration_s']:.1f} s) in {t['total_s']:.1f} s "
+          f"(real-time factor {report['real_time_factor']:.2f}); generator {report['generate_fps']:.0f} frames/s")
     return 0
