@@ -7,8 +7,8 @@ from comfy_api.latest import io, ui
 from . import comfy_hooks as hooks
 from .logic import generate as logic
 from .logic.files import file_fingerprint
-from .types import (CATEGORY, AudioFeaturesType, EmotionControlType, FlameParamsType, FlameSequenceType,
-                    GeneratorType, PoseTrajectoryType)
+from .types import (CATEGORY, AudioFeaturesType, EmotionControlType, FlameModelType, FlameParamsType,
+                    FlameSequenceType, GeneratorType, PoseTrajectoryType)
 
 
 AUTO = logic.AUTO
@@ -86,16 +86,22 @@ class Generate(io.ComfyNode):
                                          tooltip="Emotion template or keyframes applied to the reference expression."),
                 PoseTrajectoryType.Input("head_pose", optional=True,
                                          tooltip="Head-pose curves superimposed on the predicted head motion."),
+                FlameModelType.Input("flame_model", optional=True,
+                                     tooltip="The FLAME model the sequence will be rendered with (Load FLAME Model): "
+                                     "the motion is put into its expression space, as the generate command does. "
+                                     "Without it the checkpoint's own expression space is kept."),
             ],
             outputs=[FlameSequenceType.Output(display_name="sequence")],
         )
 
     @classmethod
     def execute(cls, generator, reference, features, steps: int = 32, seed: int = 0, solver: str = "euler",
-                smooth_window: int = 7, smooth_order: int = 2, emotion=None, head_pose=None) -> io.NodeOutput:
+                smooth_window: int = 7, smooth_order: int = 2, emotion=None, head_pose=None,
+                flame_model=None) -> io.NodeOutput:
         seq = logic.generate_motion(
             generator, reference, features, steps, seed, solver, smooth_window, smooth_order, emotion, head_pose,
             device=hooks.compute_device(), progress=hooks.progress_callback(steps), cancel=hooks.check_interrupt,
+            flame_model=flame_model,
         )
         hooks.free_cache()
         return io.NodeOutput(seq, ui=ui.PreviewText(f"{seq.num_frames} frames at {seq.fps:g} fps, seed {seed}"))

@@ -111,8 +111,29 @@ def test_generate_is_seeded_and_controls_apply(generator, reference, features, d
     even = gen_logic.generate_motion(generator, reference, features, steps=1, smooth_window=6)
     odd = gen_logic.generate_motion(generator, reference, features, steps=1, smooth_window=7)
     assert np.allclose(even.params, odd.params)
-    with pytest.raises(X3DError, match="smaller than the window"):
-        gen_logic.generate_motion(generator, reference, features, steps=1, smooth_window=3, smooth_order=3)
+    calls = []
+    with pytest.raises(X3DError, match=r"smoothing window \(3\) must be larger"):  # the core's rule, before sampling
+        gen_logic.generate_motion(generator, reference, features, steps=1, smooth_window=3, smooth_order=3,
+                                  progress=lambda d, t: calls.append(d))
+    assert calls == []
+
+
+def test_generate_puts_motion_in_the_flame_models_expression_space(generator, reference, features, dev_model):
+    """With the loaded FLAME model the node converts as the generate command does (pipeline.generate_motion)."""
+    arkit = pack_module("x3dtalker_core.flame.arkit")
+    pipeline = pack_module("x3dtalker_core.pipeline")
+
+    own = generator.config.expression_space
+    target = arkit.expression_space_of(dev_model)
+    plain = gen_logic.generate_motion(generator, reference, features, steps=1, seed=2)
+    seq = gen_logic.generate_motion(generator, reference, features, steps=1, seed=2, flame_model=dev_model)
+    assert plain.metadata["expression_space"] == own
+    assert seq.metadata["expression_space"] == target
+    if target != own:
+        assert seq.metadata["expression_converted_from"] == own
+    cli = pipeline.generate_motion(generator, reference, features, steps=1, seed=2, smoothing=(7, 2),
+                                   flame_model=dev_model)
+    assert np.array_equal(seq.params, cli.params) and seq.metadata == cli.metadata
 
 
 def test_generate_cancel_stops(generator, reference, features):

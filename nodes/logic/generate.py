@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Callable
 
 from ...x3dtalker_core.errors import X3DError
+from ...x3dtalker_core.model.generate import SOLVERS  # noqa: F401 (the Generate node's solver menu)
 from ...x3dtalker_core.params import FlameParams, FlameSequence
 
 DTYPES = ("float32", "bfloat16", "float16")
-SOLVERS = ("euler", "heun")
 
 
 AUTO = "auto"
@@ -75,24 +75,25 @@ def generate_motion(
     device=None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], object] | None = None,
+    flame_model=None,
 ) -> FlameSequence:
     """Reference + audio features (+ emotion, + head-pose trajectory) -> FLAME sequence at 25 fps.
 
-    The head-pose trajectory is combined with the *predicted* head rotation after sampling (paper
-    §3.3: superimposed, never replacing it; ``center`` mode as the trajectory says). A window of
-    0 or 1 switches smoothing off. ``device`` moves the generator there for the run and back after.
+    The core's :func:`~x3dtalker_core.pipeline.generate_motion`, as the CLI runs it: the smoothing pair
+    goes through the core's :func:`~x3dtalker_core.pipeline.smoothing_option` (0 or 1 = off, an even window
+    is made odd), and with ``flame_model`` the motion is put into that model's expression space.
+    ``device`` moves the generator there for the run and back after.
     """
-    from ...x3dtalker_core.pipeline import generate_motion as run
+    from ...x3dtalker_core.pipeline import generate_motion as run, smoothing_option
 
-    if smooth_window > 1 and smooth_order >= smooth_window:
-        raise X3DError(f"smoothing order ({smooth_order}) must be smaller than the window ({smooth_window})")
-    smoothing = (int(smooth_window), int(smooth_order)) if smooth_window > 1 else None
+    smoothing = smoothing_option(smooth_window, smooth_order)
     home = generator.device
     if device is not None:
         generator.to(device)
     try:
         return run(generator, reference, features, steps=int(steps), seed=int(seed), solver=solver,
-                   smoothing=smoothing, emotion=emotion, head_pose=head_pose, progress=progress, cancel=cancel)
+                   smoothing=smoothing, emotion=emotion, head_pose=head_pose, progress=progress, cancel=cancel,
+                   flame_model=flame_model)
     finally:
         if device is not None:
             generator.to(home)
