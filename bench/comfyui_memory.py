@@ -18,29 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "comfyui"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from _media import PORTRAIT, long_speech  # noqa: E402
 from comfy_server import comfy_server  # noqa: E402
 
 from x3dtalker_core.batch import ComfyClient  # noqa: E402
-
-MEDIA = ROOT / "example_workflows" / "media"
-
-
-def long_speech(path: Path, seconds: float) -> Path:
-    """The shipped speech sample repeated (with 0.4 s pauses) to ``seconds``."""
-    import soundfile as sf
-
-    wave, sr = sf.read(MEDIA / "x3dtalker_speech.wav", dtype="float32", always_2d=False)
-    wave = wave if wave.ndim == 1 else wave.mean(axis=1)
-    unit = np.concatenate([wave, np.zeros(int(0.4 * sr), np.float32)])
-    reps = int(np.ceil(seconds * sr / unit.shape[0]))
-    sf.write(path, np.tile(unit, reps)[: int(seconds * sr)], sr)
-    return path
 
 
 def run_once(server, client: ComfyClient, audio_name: str, timeout_s: float) -> dict:
@@ -65,7 +51,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="x3d_mem_"))
     media = root / "media"
     media.mkdir()
-    inputs = [MEDIA / "x3dtalker_portrait.png", long_speech(media / "warmup.wav", 2.0)]
+    inputs = [PORTRAIT, long_speech(media / "warmup.wav", 2.0)]
     inputs += [long_speech(media / f"speech_{int(s)}s.wav", s) for s in args.seconds]
     with comfy_server(root / "comfy", inputs) as server:
         client = ComfyClient(server.url)

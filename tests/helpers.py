@@ -68,3 +68,20 @@ def talking_sequence(frames: int = 50, seed: int = 0, expression_space: str | No
     pose[:, 3] = 0.15 + 0.12 * np.sin(6 * t[:, 0])
     metadata = {} if expression_space is None else {"expression_space": expression_space}
     return FlameSequence.from_groups(shape, exp, pose, fps=fps, metadata=metadata)
+
+
+def tiny_generator(model_module, features, window: int = 32, seed: int = 0):
+    """A randomly initialised generator small enough for unit tests, sized for ``features``' encoders.
+
+    ``model_module`` is the ``x3dtalker_core.model`` of the namespace the test uses (the plain package, the
+    pack's, or ComfyUI's copy), so the objects match the classes that namespace checks against.
+    """
+    import torch
+
+    cfg = model_module.GeneratorConfig(
+        model=model_module.ModelConfig(hidden=32, heads=2, backbone_blocks=1, identity_blocks=1, pose_blocks=1,
+                                       expression_blocks=1, ff_mult=2, timestep_dim=16,
+                                       linguistic_dim=features.linguistic_dim, emotion_dim=features.emotion_dim),
+        window=window)
+    torch.manual_seed(seed)
+    return model_module.build_generator(cfg)

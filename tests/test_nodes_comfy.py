@@ -155,7 +155,7 @@ def test_render_node_returns_file_backed_videos(pack, node_list, tmp_path, monke
 def test_generate_node_takes_the_flame_model_and_an_even_window(pack, node_list):
     """The Generate node converts into the loaded FLAME model's expression space, as the generate command does."""
     import numpy as np
-    import torch
+    from helpers import tiny_generator
 
     if _dev_models_root() is None:
         pytest.skip("X3DTALKER_MODELS has no flame/flame_dev.npz")
@@ -168,17 +168,11 @@ def test_generate_node_takes_the_flame_model_and_an_even_window(pack, node_list)
 
     t = np.arange(16000) / 16000
     features = audio.extract_features((0.3 * np.sin(2 * np.pi * 160 * t)).astype(np.float32), "mel", "prosody")
-    config = model.GeneratorConfig(
-        model=model.ModelConfig(hidden=32, heads=2, backbone_blocks=1, identity_blocks=1, pose_blocks=1,
-                                expression_blocks=1, ff_mult=2, timestep_dim=16,
-                                linguistic_dim=features.linguistic_dim, emotion_dim=features.emotion_dim),
-        window=32)
-    torch.manual_seed(0)
-    generator = model.build_generator(config)
+    generator = tiny_generator(model, features)
     flame = flame_mod.load_flame_model()
     reference = params.FlameParams.from_vector(np.zeros(params.PARAM_DIM, np.float32))
     seq = node.execute(generator, reference, features, steps=1, smooth_window=6, flame_model=flame).result[0]
     assert seq.num_frames == features.num_frames and seq.metadata["smoothing"] == [6, 2]
     assert seq.metadata["expression_space"] == arkit.expression_space_of(flame)
     plain = node.execute(generator, reference, features, steps=1).result[0]
-    assert plain.metadata["expression_space"] == config.expression_space
+    assert plain.metadata["expression_space"] == generator.config.expression_space

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import tiny_generator
 from pack_loader import pack_module
 
 core = pack_module("x3dtalker_core")
@@ -55,13 +56,7 @@ def features(speech):
 
 @pytest.fixture(scope="module")
 def generator(features):
-    cfg = model_mod.GeneratorConfig(
-        model=model_mod.ModelConfig(hidden=32, heads=2, backbone_blocks=1, identity_blocks=1, pose_blocks=1,
-                                    expression_blocks=1, ff_mult=2, timestep_dim=16,
-                                    linguistic_dim=features.linguistic_dim, emotion_dim=features.emotion_dim),
-        window=32)
-    torch.manual_seed(0)
-    return model_mod.build_generator(cfg)
+    return tiny_generator(model_mod, features)
 
 
 @pytest.fixture(scope="module")

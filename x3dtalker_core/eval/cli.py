@@ -6,12 +6,17 @@
     eval --pred PRED_DIR --data DIR --out report.json          # score existing predictions
     eval --checkpoint CKPT --audio a.wav b.wav --out r.json    # real speech, no ground truth
     eval --checkpoint CKPT --real-speech DIR --out r.json      # real read speech with transcripts
+    eval --checkpoint CKPT --real-speech DIR --pause-gaps 0.4 1.0 --out r.json   # ... joined, with pauses
 
 ``--real-speech DIR`` holds ``.wav`` files and their transcripts (a ``transcription`` file in the
 CMU format of Debian's ``pocketsphinx-testdata``, or ``<name>.txt`` beside each wav); phones come
 from pocketsphinx forced alignment (:mod:`.align`) and the lip-sync measures of :mod:`.lipsync`
 (bilabial closure, open-vowel/bilabial gap ratio, gap-opening r, pauses closed) are reported. The
 synthetic corpus's clips carry their phones, so ``--data`` reports the same measures.
+``--pause-gaps MIN MAX`` joins the folder's clips, in name order (consecutive sentences of one
+reading), into one recording whose pauses between sentences last MIN–MAX s (seeded by ``--seed``),
+filled with the recordings' own silence (:mod:`.pauses`): single sentences hold no pause of 0.3 s,
+the joined reading does, so "lips shut in pauses" can be measured on real speech.
 
 ``DIR`` holds sequence folders (SPEC §1); a prediction for ``DIR/<rel>`` is ``PRED_DIR/<rel>`` as a
 sequence folder, ``PRED_DIR/<rel>/params.npz`` (the ``generate`` output) or ``PRED_DIR/<rel>.npz``.
@@ -38,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--audio", nargs="+", help="speech files or folders of .wav (no ground truth; with --checkpoint)")
     p.add_argument("--real-speech", help="folder of .wav files with transcripts (lip-sync measures on forced-aligned "
                    "phones; with --checkpoint; needs pip install pocketsphinx==5.1.1)")
+    p.add_argument("--pause-gaps", type=float, nargs=2, metavar=("MIN", "MAX"),
+                   help="with --real-speech: join the clips in name order into one reading with pauses of MIN-MAX "
+                        "seconds of the recordings' own silence between them (measures lips shut in pauses)")
     p.add_argument("--smoothing", type=int, nargs=2, default=(7, 2), metavar=("WINDOW", "ORDER"),
                    help="Savitzky-Golay smoothing of generated sequences (default 7 2)")
     p.add_argument("--no-smoothing", action="store_true", help="score generated sequences unsmoothed")
@@ -90,6 +98,20 @@ def real_speech_items(folder: str | Path) -> list[tuple[Path, str]]:
     return items
 
 
+def joined_reading(items: list[tuple[Path, str]], gaps: tuple[float, float], seed: int):
+    """The (wav, transcript) clips aligned and joined, in order, with pauses of ``gaps`` = (MIN, MAX) s
+    (:func:`.pauses.join_with_pauses`)."""
+    from ..audio import load_audio
+    from .align import forced_align
+    from .pauses import AlignedClip, join_with_pauses, pause_gaps
+
+    clips = []
+    for wav, text in items:
+        audio = load_audio(wav)
+        clips.append(AlignedClip(wav.stem, audio, forced_align(audio, text)))
+    return join_with_pauses(clips, pause_gaps(len(clips) - 1, gaps[0], gaps[1], seed), name="joined")
+
+
 def find_prediction(pred_root: Path, rel: Path):
     """The predicted :class:`FlameSequence` for data clip ``rel``, or None."""
     from ..data.layout import read_sequence_dir
@@ -126,8 +148,8 @@ def handler(args: argparse.Namespace) -> int:
         raise X3DError("give --data DIR (ground-truth sequences), --audio FILES (speech only) or --real-speech DIR")
     smoothing = None if args.no_smoothing else tuple(args.smoothing)
 
-    # (name, audio path, ground-truth params or None, phones or None, transcript or None)
-    items: list[tuple[str, Path, np.ndarray | None, tuple | None, str | None]] = []
+    # (name, audio path or waveform, ground-truth params or None, phones or None, transcript or None)
+    items: list[tuple[str, Path | np.ndarray, np.ndarray | None, tuple | None, str | None]] = []
     if args.data:
         root = Path(args.data)
         for folder in list_sequence_dirs(root):
@@ -139,8 +161,20 @@ def handler(args: argparse.Namespace) -> int:
             items.append((str(folder.relative_to(root)), wav, seq.params, phones, None))
     for wav in (_audio_files(args.audio) if args.audio else []):
         items.append((wav.stem, wav, None, None, None))
-    for wav, text in (real_speech_items(args.real_speech) if args.real_speech else []):
-        items.append((wav.stem, wav, None, None, text))
+    if args.pause_gaps and not args.real_speech:
+        raise X3DError("--pause-gaps joins --real-speech clips; give --real-speech DIR")
+    real = real_speech_items(args.real_speech) if args.real_speech else []
+    if args.pause_gaps:
+        joined = joined_reading(real, args.pause_gaps, args.seed)
+        items.append((joined.name, joined.audio, None, joined.phones, None))
+        if args.save_pred:
+            import soundfile as sf
+
+            Path(args.save_pred).mkdir(parents=True, exist_ok=True)
+            sf.write(str(Path(args.save_pred) / f"{joined.name}.wav"), joined.audio, 16000, subtype="PCM_16")
+    else:
+        for wav, text in real:
+            items.append((wav.stem, wav, None, None, text))
     if args.limit is not None:
         items = items[: args.limit]
     if not items:
