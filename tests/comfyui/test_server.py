@@ -86,6 +86,11 @@ def test_workflow_b_emotion_keyframes_headpose(server):
     assert seq.metadata["emotion_control"]["keyframes"][1][1] == "happy"
     assert seq.metadata["head_pose"]["source"] == "preset"  # no LLM server here: the fallback preset
     assert np.ptp(seq.head_pose, axis=0).max() > 0.01
+    from x3dtalker_core.flame import load_flame_model
+    from x3dtalker_core.flame.arkit import expression_space_of
+
+    # Generate got the loaded FLAME model: the motion speaks its expression space, as in the generate command
+    assert seq.metadata["expression_space"] == expression_space_of(load_flame_model(landmarks=False))
     assert out["13"]["images"]
 
 
