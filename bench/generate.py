@@ -7,7 +7,12 @@ Measures, with random weights (speed does not depend on training):
   against ours (features once per clip, conditions once per window) on one 10 s window, with
   WavLM-base-size random encoders standing in for WavLM and emotion2vec (same architecture class
   and size; needs ``transformers``), and the ratio;
-* peak resident memory of generating 10 s and 10 minutes (separate processes) and their ratio.
+* peak resident memory of generating 10 s and 10 minutes (separate processes) and their ratio;
+* with ``--dtype`` other than fp32, how much the motion changes: the bundled checkpoint on the shipped speech
+  in fp32 and in that dtype, vertex and lip-gap differences in mm.
+
+The authors' design is timed as their inference runs (fp32, REFERENCE-NOTES §4.1) whatever ``--dtype``; ours
+runs in ``--dtype``.
 
 Prints one JSON object with ``--json`` (headline: paper preset, 32 steps); a table otherwise.
 
@@ -72,8 +77,9 @@ def time_generate(name: str, steps: int, seconds: float, device, dtype, repeats:
             "realtime_factor": round(frames / FPS / best, 3)}
 
 
-def authors_vs_ours(device, dtype, probe_steps: int, steps: int = 32) -> dict:
-    """One 10 s window, paper preset: encoders inside every step (authors) vs once (ours)."""
+def authors_vs_ours(device, dtype, probe_steps: int, steps: int = 32, authors_dtype=torch.float32) -> dict:
+    """One 10 s window, paper preset: encoders inside every step (authors, as their inference runs:
+    fp32, REFERENCE-NOTES §4.1) vs once (ours, in ``dtype``)."""
     from transformers import WavLMConfig, WavLMModel
 
     config = preset("paper")
@@ -81,12 +87,12 @@ def authors_vs_ours(device, dtype, probe_steps: int, steps: int = 32) -> dict:
     torch.manual_seed(0)
     # WavLM-base(-plus) geometry (94 M parameters); a second one stands in for emotion2vec+ base
     # (a data2vec-style 768-d, 12-layer transformer on the same CNN front end).
-    wavlm = WavLMModel(WavLMConfig()).to(device, dtype).eval()
-    emo = WavLMModel(WavLMConfig()).to(device, dtype).eval()
+    wavlm = WavLMModel(WavLMConfig()).to(device, authors_dtype).eval()
+    emo = WavLMModel(WavLMConfig()).to(device, authors_dtype).eval()
     net = build_generator(GeneratorConfig(model=type(m)(**{**m.__dict__, "linguistic_dim": 768, "emotion_dim": 768}),
-                                          window=config.window), device).to(device, dtype).network
+                                          window=config.window), device).to(device, authors_dtype).network
     frames = config.window
-    audio = torch.randn(1, frames * SAMPLES_PER_FRAME, device=device, dtype=dtype)
+    audio = torch.randn(1, frames * SAMPLES_PER_FRAME, device=device, dtype=authors_dtype)
     rng = np.random.default_rng(0)
     if net.amplitude_channels == 1:  # one normalised value per frame
         amp = torch.from_numpy(normalize_amplitude(np.abs(rng.normal(size=(frames, 1))))).to(device)
@@ -116,6 +122,9 @@ def authors_vs_ours(device, dtype, probe_steps: int, steps: int = 32) -> dict:
         sync(device)
         authors_step = (time.perf_counter() - t0) / probe_steps
 
+        # Ours: the same network and encoders in `dtype`, features once per clip, conditions once per window.
+        wavlm.to(dtype), emo.to(dtype), net.to(dtype)
+        audio = audio.to(dtype)
         sync(device)
         t0 = time.perf_counter()
         ling, em = encode(audio)
@@ -133,9 +142,36 @@ def authors_vs_ours(device, dtype, probe_steps: int, steps: int = 32) -> dict:
     authors_total = steps * authors_step
     ours_total = encode_once + steps * ours_step
     return {"steps": steps, "frames": frames, "probe_steps": probe_steps,
+            "authors_dtype": str(authors_dtype).replace("torch.", ""), "ours_dtype": str(dtype).replace("torch.", ""),
             "authors_seconds": round(authors_total, 3), "ours_seconds": round(ours_total, 3),
             "authors_step_seconds": round(authors_step, 4), "ours_step_seconds": round(ours_step, 4),
             "encode_once_seconds": round(encode_once, 4), "ratio": round(authors_total / ours_total, 2)}
+
+
+def precision_check(dtype, device, steps: int = 32) -> dict:
+    """Does ``dtype`` change the motion? The bundled checkpoint on the shipped speech, same seed, in float32
+    and in ``dtype``: vertex and inner-lip-gap differences on the FLAME mesh, mm (speed needs no training,
+    this does; no trained paper-size checkpoint exists, so the bundled one stands in)."""
+    from x3dtalker_core.audio import extract_features, load_audio
+    from x3dtalker_core.eval.lipsync import inner_lip_gap
+    from x3dtalker_core.flame import load_flame_model, vertices_for_sequence
+    from x3dtalker_core.model import load_generator
+
+    speech = Path(__file__).resolve().parents[1] / "example_workflows" / "media" / "x3dtalker_speech.wav"
+    gen = load_generator(None, device)
+    feats = extract_features(load_audio(str(speech)), linguistic=gen.config.model.linguistic_encoder,
+                             emotion=gen.config.model.emotion_encoder)
+    model = load_flame_model(landmarks=False)
+    out = {}
+    for name, dt in (("float32", torch.float32), ("test", dtype)):
+        gen.to(device, dt)
+        seq = generate_sequence(gen, FlameParams.zeros(), feats, steps=steps, seed=0)
+        out[name] = vertices_for_sequence(model, seq.params)
+    err = np.linalg.norm(out["test"] - out["float32"], axis=-1) * 1000.0
+    gap = np.abs(inner_lip_gap(out["test"]) - inner_lip_gap(out["float32"]))  # already mm
+    return {"dtype": str(dtype).replace("torch.", ""), "checkpoint": gen.name, "frames": int(err.shape[0]),
+            "vertex_mean_mm": round(float(err.mean()), 4), "vertex_max_mm": round(float(err.max()), 4),
+            "lip_gap_mean_mm": round(float(gap.mean()), 4), "lip_gap_max_mm": round(float(gap.max()), 4)}
 
 
 def peak_rss_kb() -> int:
@@ -212,6 +248,11 @@ def main() -> None:
             result["authors_vs_ours"] = authors_vs_ours(device, dtype, args.probe_steps)
         except ImportError as exc:
             result["authors_vs_ours"] = {"skipped": f"transformers not installed ({exc})"}
+    if dtype != torch.float32:
+        try:
+            result["precision_check"] = precision_check(dtype, device)
+        except Exception as exc:  # no FLAME model or ppg encoder here: say so, the timings still stand
+            result["precision_check"] = {"skipped": f"{type(exc).__name__}: {exc}"}
     if not args.skip_memory and device.type == "cpu":
         result["memory"] = memory_compare("small", 8, args.long_seconds)
     if args.json:
