@@ -171,3 +171,50 @@ def test_solve_jaw_and_regularisers(dev_flame):
     assert np.corrcoef(passed.weights[:, jaw_open], jaw[:, 0])[0, 1] > 0.95
     with pytest.raises(X3DError, match="jaw"):
         solve_arkit(dev_flame, w, jaw[:3])
+
+
+def test_speech_lips_match_on_a_mixed_basis_in_mm(dev_flame):
+    """A fixed ARKit-space speech motion (the corpus teacher on a phrase with p/b/m, open and rounded vowels,
+    pauses) on a FLAME file whose expression basis is the dev head's rotated *and* rescaled: the inner-lip gap
+    after the conversion generation uses (pipeline.expression_for_model) matches the dev head's within 0.02 mm."""
+    from x3dtalker_core.data.synth.face import lip_tracks
+    from x3dtalker_core.data.synth.tts import Phone
+    from x3dtalker_core.data.synth.visemes import jaw_track
+    from x3dtalker_core.eval.lipsync import inner_lip_gap
+    from x3dtalker_core.flame import vertices_for_sequence
+    from x3dtalker_core.params import EXP, JAW_POSE, PARAM_DIM, FlameSequence
+    from x3dtalker_core.pipeline import expression_for_model
+
+    arrays = read_flame_arrays(shared_models_dir() / "flame/flame_dev.npz")
+    rng = np.random.default_rng(5)
+    q, _ = np.linalg.qr(rng.normal(size=(50, 50)))
+    mix = q * rng.uniform(0.3, 3.0, 50)[None]  # rotation, then a different scale per new coefficient
+    dirs = arrays["shapedirs"][:, :, :350].astype(np.float64)
+    dirs[:, :, 300:] = dirs[:, :, 300:] @ mix
+    mixed_arrays = {k: v for k, v in arrays.items() if not k.startswith("x3d_")}
+    mixed_arrays["shapedirs"] = dirs.astype(np.float32)
+    mixed = FlameModel(flame_data_from_arrays(mixed_arrays, "mixed-scaled"))
+    assert expression_space_of(mixed) == "flame-pca"
+
+    words = [("pau", 0.3), ("m", 0.08), ("aa", 0.18), ("p", 0.07), ("ow", 0.2), ("b", 0.06), ("iy", 0.15),
+             ("pau", 0.45), ("f", 0.09), ("ae", 0.2), ("m", 0.1), ("uw", 0.2), ("pau", 0.4)]
+    phones, t = [], 0.0
+    for name, d in words:
+        phones.append(Phone(name, t, t + d))
+        t += d
+    frames = int(round(t * 25))
+    jaw = jaw_track(phones, frames)
+    params = np.zeros((frames, PARAM_DIM), np.float32)
+    params[:, JAW_POSE.start] = jaw
+    params[:, EXP][:, :len(ARKIT_EXPRESSION_NAMES)] = lip_tracks(phones, frames, jaw)
+    seq = FlameSequence(params, 25.0, metadata={})
+    base = np.zeros((1, PARAM_DIM), np.float32)
+
+    on_dev = expression_for_model(seq, base, "arkit", dev_flame)  # the dev head speaks ARKit: passes through
+    on_mixed = expression_for_model(seq, base, "arkit", mixed)
+    assert on_mixed.metadata["expression_converted_from"] == "arkit"
+    gap_dev = inner_lip_gap(vertices_for_sequence(dev_flame, on_dev.params))
+    gap_mixed = inner_lip_gap(vertices_for_sequence(mixed, on_mixed.params))
+    assert gap_dev.min() < 1.5 and gap_dev.max() > 12.0  # the motion really closes and opens the lips
+    err = np.abs(gap_dev - gap_mixed).max()
+    assert err < 0.02, f"inner-lip gap differs by up to {err:.4f} mm"

@@ -74,12 +74,12 @@ def test_weight_file_checksum_is_enforced(monkeypatch):
 def test_fallback_to_mel_where_hama_cannot_load(monkeypatch, caplog):
     from x3dtalker_core.audio import encoders
 
-    reason = "hama ships no native library for this platform (e.g. Windows); use the 'mel' encoder"
+    reason = "hama ships no native library for this platform (e.g. Windows), so the 'ppg' encoder cannot run here"
     monkeypatch.setattr(ppg_mod, "ppg_unavailable", lambda: reason)
     monkeypatch.setattr(encoders, "ppg_unavailable", lambda: reason)
     assert encoders.offline_linguistic_encoder() == "mel"
     assert "falling back" in caplog.text
-    with pytest.raises(X3DError, match="no native library"):
+    with pytest.raises(X3DError, match="no native library.*use one trained on 'mel' features.*LINGUISTIC=mel"):
         encoders.load_encoder("ppg", "linguistic")
     monkeypatch.undo()
     assert encoders.offline_linguistic_encoder() == "ppg"

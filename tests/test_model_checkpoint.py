@@ -146,3 +146,19 @@ def test_float16_on_cpu_runs_in_float32_with_a_note(checkpoint):
     out = generate_sequence(gen, FlameParams.zeros(), feats(), steps=2)
     assert np.all(np.isfinite(out.params))
     assert load_generator(path, device="cpu", dtype="bfloat16").note is None
+
+
+def test_ppg_checkpoint_where_hama_cannot_load_says_what_to_do(tmp_path, monkeypatch):
+    """The mel fallback: a ppg generator given mel features, on a platform without hama, names the way out."""
+    from x3dtalker_core.audio.encoders import ppg as ppg_mod
+
+    cfg = GeneratorConfig(model=ModelConfig(**{**TINY.__dict__, "linguistic_encoder": "ppg", "linguistic_dim": 191}),
+                          window=32)
+    loaded = load_generator(save_checkpoint(tmp_path / "ppg.safetensors", build_generator(cfg).network, cfg),
+                            device="cpu")
+    monkeypatch.setattr(ppg_mod, "ppg_unavailable", lambda: "hama ships no native library for this platform")
+    with pytest.raises(X3DError, match="no native library.*trained on 'mel' features.*LINGUISTIC=mel"):
+        generate_sequence(loaded, FlameParams.zeros(), feats())
+    monkeypatch.setattr(ppg_mod, "ppg_unavailable", lambda: None)
+    with pytest.raises(X3DError, match="extract features with linguistic='ppg'"):
+        generate_sequence(loaded, FlameParams.zeros(), feats())

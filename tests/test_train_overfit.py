@@ -168,3 +168,41 @@ def test_crops_repeats_and_sharding(corpus, trained):
     sampler.set_position(4, 2)
     it = iter(sampler)
     assert next(it)[0][0] == 4 and next(it)[0][0] == 5  # resumes mid-epoch, then runs on
+
+
+def test_reference_seal_loosening_keeps_the_crop(corpus, trained):
+    """reference_seal: in its share of items only the reference's seal column shrinks, never the crop."""
+    entries = discover_clips([corpus / "data"], "mel", "prosody")
+    clips = [open_clip(e) for e in entries]
+    column = 100 + 5
+    plain = CropDataset(clips, 20, seed=5)
+    loose = CropDataset(clips, 20, seed=5, reference_seal=(column, 1.0))
+    never = CropDataset(clips, 20, seed=5, reference_seal=(column, 0.0))
+    shrunk = 0
+    for epoch in range(4):
+        a, b, c = plain[(epoch, 0)], loose[(epoch, 0)], never[(epoch, 0)]
+        assert torch.equal(a["params"], b["params"]) and torch.equal(a["reference"], c["reference"])
+        ref, new = a["reference"][0], b["reference"][0]
+        others = torch.arange(PARAM_DIM) != column
+        assert torch.equal(ref[others], new[others])
+        ratio = float(new[column] / ref[column])
+        assert 0.0 <= ratio <= 1.0
+        shrunk += ratio < 1.0
+    assert shrunk == 4
+
+
+def test_fine_tune_starts_from_the_checkpoint(corpus, trained, tmp_path):
+    """train.init: step 1 of the fine-tune has the trained model's loss, not a fresh one's; the statistics
+    are the checkpoint's; a different architecture is refused."""
+    cfg = small_run(1, f"train.init={trained.checkpoint}", "train.lr=1e-9", "train.eval_every=0")
+    tuned = train(cfg, [corpus / "data"], tmp_path / "ft", show_progress=False)
+    fresh = train(small_run(1, "train.eval_every=0"), [corpus / "data"], tmp_path / "fresh", show_progress=False)
+    assert tuned.losses[0][1] < 0.5 * fresh.losses[0][1]
+    a, b = np.load(corpus / "run" / "stats.npz"), np.load(tmp_path / "ft" / "stats.npz")
+    np.testing.assert_allclose(a["delta_std"], b["delta_std"])
+    with pytest.raises(X3DError, match="fine-tuning needs the same architecture"):
+        train(small_run(1, f"train.init={trained.checkpoint}", "model.hidden=32"), [corpus / "data"],
+              tmp_path / "bad", show_progress=False)
+    with pytest.raises(X3DError, match="expression_space: arkit"):
+        train(small_run(1, "train.reference_lips_apart=0.5"), [corpus / "data"], tmp_path / "lips",
+              show_progress=False)

@@ -130,10 +130,16 @@ def check_features(config: GeneratorConfig, features: AudioFeatures) -> None:
     """Raise a clear error when features come from other encoders than the checkpoint was trained on."""
     m = config.model
     if features.linguistic_encoder != m.linguistic_encoder or features.linguistic_dim != m.linguistic_dim:
+        advice = f"extract features with linguistic='{m.linguistic_encoder}'"
+        if m.linguistic_encoder == "ppg":
+            from ..audio.encoders.ppg import MEL_ROUTE, ppg_unavailable
+
+            reason = ppg_unavailable()
+            if reason is not None:
+                advice = f"{reason}: {MEL_ROUTE}"
         raise X3DError(
             f"this generator was trained on '{m.linguistic_encoder}' linguistic features ({m.linguistic_dim}-d) but got "
-            f"'{features.linguistic_encoder}' ({features.linguistic_dim}-d); extract features with "
-            f"linguistic='{m.linguistic_encoder}'")
+            f"'{features.linguistic_encoder}' ({features.linguistic_dim}-d); {advice}")
     if features.emotion_encoder != m.emotion_encoder or features.emotion_dim != m.emotion_dim:
         raise X3DError(
             f"this generator was trained on '{m.emotion_encoder}' emotion features ({m.emotion_dim}-d) but got "

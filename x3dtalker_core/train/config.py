@@ -46,6 +46,12 @@ class TrainConfig:
         stats: ``data`` (Welford over the training clips) or a path to a statistics npz (e.g. the
             authors' ``3dtalkingdataset_mean_std.npz``).
         tensorboard: also log to TensorBoard (needs the ``tensorboard`` package); CSV is always written.
+        init: generator checkpoint to fine-tune: its weights and normalisation statistics start the
+            run (the architecture and encoders must match); optimiser and schedule start fresh.
+        reference_lips_apart: share of crops whose reference frame has its lip seal (ARKit
+            ``mouthClose``) drawn uniformly between 0 and its value, as in portraits with the lips
+            relaxed apart; the target delta is taken from that reference, so the network learns to add
+            the closure its reference lacks. Only for data whose expression space is ``arkit``.
     """
 
     batch_size: int = 128
@@ -70,6 +76,8 @@ class TrainConfig:
     emotion: str = "prosody"
     stats: str = "data"
     tensorboard: bool = False
+    init: str = ""
+    reference_lips_apart: float = 0.0
 
     def __post_init__(self) -> None:
         if self.precision not in ("no", "bf16", "fp16"):
@@ -81,6 +89,8 @@ class TrainConfig:
             raise X3DError(f"train.pct_start must be in [0, 1), got {self.pct_start}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise X3DError(f"train.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.reference_lips_apart <= 1.0:
+            raise X3DError(f"train.reference_lips_apart must be in [0, 1], got {self.reference_lips_apart}")
         if any(int(v) < 1 for v in self.repeats.values()):
             raise X3DError(f"train.repeats factors must be >= 1, got {self.repeats}")
 

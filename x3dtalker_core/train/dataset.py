@@ -11,8 +11,9 @@ Epochs then only memory-map these arrays (the authors re-decoded audio and re-ra
 every item). ``<cache>`` is ``<root>/.x3dtalker_features`` unless a features folder is given.
 
 Crops: ``window`` consecutive frames from a uniformly random start (the authors' sampler skipped
-one frame per window, REFERENCE-NOTES §1.2); the reference is the clip's first frame. Every crop is
-a pure function of (seed, epoch, item), so a resumed run sees exactly the data it would have seen.
+one frame per window, REFERENCE-NOTES §1.2); the reference is the clip's first frame, optionally
+with its lip seal loosened (``reference_seal``: portraits with the lips apart). Every crop is a pure
+function of (seed, epoch, item), so a resumed run sees exactly the data it would have seen.
 """
 
 from __future__ import annotations
@@ -213,10 +214,12 @@ class CropDataset(Dataset):
         repeats: per-dataset repeat factor (an item list entry per repeat, authors' oversampling).
         seed: crop seed.
         envelope: items also carry ``envelope`` (window, 640), the raw sample envelope.
+        reference_seal: (parameter column, share): in that share of items the reference's value in
+            that column (the lip seal, ARKit ``mouthClose``) is drawn uniformly from [0, value].
     """
 
     def __init__(self, clips: list[CachedClip], window: int, repeats: dict[str, int] | None = None, seed: int = 0,
-                 envelope: bool = False):
+                 envelope: bool = False, reference_seal: tuple[int, float] | None = None):
         if envelope:
             old = [c.entry.folder for c in clips if c.envelope is None]
             if old:
@@ -226,6 +229,7 @@ class CropDataset(Dataset):
         self.window = window
         self.seed = seed
         self.envelope = envelope
+        self.reference_seal = reference_seal
         repeats = repeats or {}
         self.items = [i for i, c in enumerate(clips) for _ in range(int(repeats.get(c.entry.dataset, 1)))]
 
@@ -238,9 +242,15 @@ class CropDataset(Dataset):
         rng = np.random.default_rng([self.seed, epoch + 1_000_000, index])
         start = int(rng.integers(0, clip.num_frames - self.window + 1))
         sl = slice(start, start + self.window)
+        reference = np.array(clip.params[:1], np.float32)
+        if self.reference_seal is not None:
+            column, share = self.reference_seal
+            loosen, amount = rng.random(2)  # drawn for every item, so crops do not depend on the share
+            if loosen < share:
+                reference[0, column] *= amount
         item = {
             "params": torch.from_numpy(np.array(clip.params[sl], np.float32)),
-            "reference": torch.from_numpy(np.array(clip.params[:1], np.float32)),
+            "reference": torch.from_numpy(reference),
             "linguistic": torch.from_numpy(np.array(clip.linguistic[sl], np.float32)),
             "amplitude": torch.from_numpy(np.array(clip.amplitude[sl], np.float32)),
             "emotion": torch.from_numpy(np.array(clip.emotion[sl], np.float32)),

@@ -104,9 +104,11 @@ def train(config: RunConfig, data: list[str | Path], out: str | Path, *, feature
     envelope = config.generator.model.amplitude_input == "envelope"
     clips, val_clips = _training_clips(config, data, features_dir, extractor, accelerator, show_progress, envelope)
     gen_cfg = _with_feature_dims(config, clips)
-    stats = _training_stats(config, gen_cfg, clips, out, resume, accelerator)
+    initial = _initial_network(tc.init, gen_cfg) if tc.init else None
+    stats = _training_stats(config, gen_cfg, clips, out, resume, accelerator,
+                            initial.normalizer.stats() if initial is not None else None)
 
-    network = FlowTransformer(gen_cfg.model)
+    network = initial if initial is not None else FlowTransformer(gen_cfg.model)
     network.normalizer.set_stats(stats)
     optimizer = torch.optim.AdamW(network.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, eps=1e-8, foreach=True)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -125,7 +127,8 @@ def train(config: RunConfig, data: list[str | Path], out: str | Path, *, feature
             log.info("resumed from %s at step %d", resume_dir, step)
 
     window = gen_cfg.window
-    dataset = CropDataset(clips, window, tc.repeats, tc.seed, envelope=envelope)
+    dataset = CropDataset(clips, window, tc.repeats, tc.seed, envelope=envelope,
+                          reference_seal=_reference_seal(gen_cfg, tc))
     sampler = EpochBatchSampler(len(dataset), tc.batch_size, tc.seed, accelerator.process_index,
                                 accelerator.num_processes)
     # Own generator: creating the iterator must not draw from the global RNG (dropout uses it), or a
@@ -179,14 +182,50 @@ def _with_feature_dims(config: RunConfig, clips: list):
     return config.generator.replace(model=model_cfg)
 
 
-def _training_stats(config: RunConfig, gen_cfg, clips: list, out: Path, resume: str | None, accelerator):
-    """Normalisation statistics (computed or loaded once, kept on resume) and the resolved config.yaml."""
+def _initial_network(init: str, gen_cfg) -> FlowTransformer:
+    """The network of checkpoint ``init`` (weights and normalisation statistics) to fine-tune; its
+    architecture, encoders and expression space must be the run's."""
+    from ..model.checkpoint import load_network, resolve_checkpoint
+
+    network, ck_cfg, _ = load_network(resolve_checkpoint(init))
+    mismatch = [name for name, a, b in (("model", ck_cfg.model, gen_cfg.model), ("window", ck_cfg.window, gen_cfg.window),
+                                        ("expression_space", ck_cfg.expression_space, gen_cfg.expression_space))
+                if a != b]
+    if mismatch:
+        raise X3DError(f"train.init {init}: its {', '.join(mismatch)} differ from this run's config (and data); "
+                       "fine-tuning needs the same architecture, encoders and expression space")
+    network.train()
+    return network
+
+
+def _reference_seal(gen_cfg, tc) -> tuple[int, float] | None:
+    """(parameter column of ARKit ``mouthClose``, share) for :class:`CropDataset`, or None."""
+    if tc.reference_lips_apart <= 0:
+        return None
+    if gen_cfg.expression_space != "arkit":
+        raise X3DError("train.reference_lips_apart loosens the ARKit lip seal (mouthClose): it needs "
+                       f"expression_space: arkit, this run has {gen_cfg.expression_space!r}")
+    from ..flame.arkit import ARKIT_EXPRESSION_NAMES
+    from ..params import EXP
+
+    return EXP.start + ARKIT_EXPRESSION_NAMES.index("mouthClose"), float(tc.reference_lips_apart)
+
+
+def _training_stats(config: RunConfig, gen_cfg, clips: list, out: Path, resume: str | None, accelerator,
+                    initial=None):
+    """Normalisation statistics (computed or loaded once, kept on resume; a fine-tune keeps its
+    checkpoint's, ``initial``) and the resolved config.yaml."""
     tc = config.train
     stats_path = out / "stats.npz"
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         if not (resume and stats_path.is_file()):
-            stats = compute_stats(np.asarray(c.params) for c in clips) if tc.stats == "data" else load_stats(tc.stats)
+            if initial is not None:
+                stats = initial
+            elif tc.stats == "data":
+                stats = compute_stats(np.asarray(c.params) for c in clips)
+            else:
+                stats = load_stats(tc.stats)
             save_stats(stats_path, stats)
         (out / "config.yaml").write_text(type(config)(gen_cfg, tc, config.preset).to_yaml())
     accelerator.wait_for_everyone()

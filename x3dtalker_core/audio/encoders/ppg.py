@@ -20,7 +20,8 @@ other pretrained encoders); memory stays bounded whatever the clip length.
 The installed version and the weight file's sha256 are checked: other weights would silently mean
 other features, and a checkpoint trained on these would then lip-sync wrongly. Where hama cannot
 load (no native library for the platform, e.g. Windows, or another version), :func:`ppg_unavailable`
-says why in one line and the ``mel`` encoder is the fallback.
+says why in one line and the ``mel`` encoder is the fallback; a generator trained on ``ppg`` cannot
+use it, so the error says what to do instead (:data:`MEL_ROUTE`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ EMISSION_LAG_S = 0.085
 """Median delay of hama's posterior peak after the phone onset: 85 ms on the LibriVox clips (bench/ppg_lag.py)."""
 LOG_FLOOR = 1e-8
 INSTALL_HINT = f"pip install hama=={HAMA_VERSION}"
+MEL_ROUTE = ("a generator trained on 'ppg' features (the bundled bootstrap v2) cannot run without it; use one "
+             "trained on 'mel' features instead (none ships: train it with `LINGUISTIC=mel bash "
+             "recipes/bootstrap_v2.sh OUT`, see the model card)")
+"""What to do where ppg cannot run: the one piece of advice that gets a user to working lip sync."""
 
 
 def _hama_version() -> str | None:
@@ -67,9 +72,9 @@ def ppg_unavailable() -> str | None:
     try:
         from hama import _engine
     except Exception as exc:  # a broken native build raises anything at import
-        return f"hama does not import on this platform ({exc}); use the 'mel' encoder"
+        return f"hama does not import on this platform ({exc}), so the 'ppg' encoder cannot run here"
     if not _engine.available():
-        return "hama ships no native library for this platform (e.g. Windows); use the 'mel' encoder"
+        return "hama ships no native library for this platform (e.g. Windows), so the 'ppg' encoder cannot run here"
     return None
 
 
@@ -108,7 +113,7 @@ class PPGEncoder(FrameEncoder):
             raise ValueError("need window_seconds > 0 and 0 <= overlap_seconds < window_seconds")
         reason = ppg_unavailable()
         if reason is not None:
-            raise X3DError(reason)
+            raise X3DError(f"{reason}; {MEL_ROUTE}")
         from hama.asr import ASRModel
 
         self._model = ASRModel(model_path=_verified_weight_path())
