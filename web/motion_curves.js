@@ -295,10 +295,31 @@ class CurveView {
 // ComfyUI serves this folder twice when the pack's folder name differs from its pyproject name (once for
 // WEB_DIRECTORY, once for [tool.comfy] web), so the module can run twice: register only once.
 const EXTENSION_NAME = "X3DTalker.MotionCurves";
-/** Shows the curves the frontend still holds for a node (after a reload or a workflow tab switch). */
+/** The last curves each node showed, per workflow tab, for this page: the frontend does not always hand a
+ * tab's outputs back when the user switches to it again (its stored outputs can come back empty). */
+const shownCurves = new Map();
+const MAX_SHOWN = 64;
+
+function curvesKey(node) {
+  const workflow = app.extensionManager?.workflow?.activeWorkflow;
+  return `${workflow?.path ?? workflow?.key ?? ""}#${node.id}`;
+}
+
+function rememberCurves(node, curves) {
+  const key = curvesKey(node);
+  shownCurves.delete(key);
+  shownCurves.set(key, curves);
+  if (shownCurves.size > MAX_SHOWN) shownCurves.delete(shownCurves.keys().next().value);
+}
+
+/** Shows the curves the frontend still holds for a node, else the ones this page last showed for it in this
+ * workflow (after a reload or a workflow tab switch). */
 function restoreFromStoredOutputs(node, outputs) {
-  const curves = curvesFromMessage(outputs?.[String(node.id)]);
-  if (curves && node.x3dCurveView && node.x3dCurveView.curves !== curves) node.x3dCurveView.setCurves(curves);
+  const view = node.x3dCurveView;
+  if (!view) return;
+  const stored = curvesFromMessage(outputs?.[String(node.id)]);
+  const curves = stored ?? (view.curves ? null : shownCurves.get(curvesKey(node)));
+  if (curves) view.setCurves(curves);
 }
 
 if (!app.extensions?.some((e) => e.name === EXTENSION_NAME)) app.registerExtension({
@@ -336,7 +357,10 @@ if (!app.extensions?.some((e) => e.name === EXTENSION_NAME)) app.registerExtensi
     nodeType.prototype.onExecuted = function (message) {
       onExecuted?.apply(this, arguments);
       const curves = curvesFromMessage(message);
-      if (curves) this.x3dCurveView?.setCurves(curves);
+      if (curves) {
+        this.x3dCurveView?.setCurves(curves);
+        rememberCurves(this, curves);
+      }
     };
 
     const onRemoved = nodeType.prototype.onRemoved;

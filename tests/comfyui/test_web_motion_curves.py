@@ -140,7 +140,8 @@ def test_curves_drawn_after_running_the_graph_in_the_ui(page, tmp_path):
     for name, text in zip(("jaw", "pitch", "yaw", "roll"), readout):
         assert abs(float(text.rstrip("°")) - curves[name][index]) < 1.5, (name, text, curves[name][index])
 
-    # Switching workflow tabs re-creates the nodes; the curves come back from the frontend's stored outputs.
+    # Switching workflow tabs re-creates the nodes; the curves come back (from the frontend's stored outputs, or the
+    # extension's own per-tab memory when the frontend hands the tab back without them).
     click_tab = ("[...document.querySelectorAll('.workflow-tabs *')].find(e => e.children.length === 0 && "
                  "e.textContent.trim() === {!r}).click()")
     page.evaluate(click_tab.format("Unsaved Workflow"))
@@ -151,4 +152,12 @@ def test_curves_drawn_after_running_the_graph_in_the_ui(page, tmp_path):
     center = (f"(() => {{ const a = {APP}; const n = a.graph?._nodes.find(n => n.type === 'X3DTalker_MotionCurves');"
               " if (n) { a.canvas.centerOnNode(n); a.canvas.setDirty(true, true); } return !!n; })()")
     page.wait_for(center, 20, 0.2)
-    assert page.wait_for(f"{CANVAS}?.dataset.x3dDrawn", 30, 0.2) == "jaw,pitch,yaw,roll"
+    try:
+        drawn = page.wait_for(f"{CANVAS}?.dataset.x3dDrawn", 30, 0.2)
+    except TimeoutError:
+        state = page.evaluate(f"""(() => {{ const a = {APP}; return {{
+          nodes: a.graph?._nodes.map(n => [n.id, n.type]), outputs: Object.keys(a.nodeOutputs || {{}}),
+          canvas: !!{CANVAS}, size: {CANVAS} ? [{CANVAS}.clientWidth, {CANVAS}.clientHeight] : null,
+          curves: !!a.graph?._nodes.find(n => n.type === 'X3DTalker_MotionCurves')?.x3dCurveView?.curves }}; }})()""")
+        raise AssertionError(f"stored curves not drawn after the tab switch: {state}") from None
+    assert drawn == "jaw,pitch,yaw,roll"
