@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -200,6 +202,9 @@ def test_fine_tune_starts_from_the_checkpoint(corpus, trained, tmp_path):
     assert tuned.losses[0][1] < 0.5 * fresh.losses[0][1]
     a, b = np.load(corpus / "run" / "stats.npz"), np.load(tmp_path / "ft" / "stats.npz")
     np.testing.assert_allclose(a["delta_std"], b["delta_std"])
+    with safe_open(str(tuned.checkpoint), "pt") as f:
+        summary = json.loads(f.metadata()["info"])["training"]
+    assert summary["init"]["file"] == trained.checkpoint.name and len(summary["init"]["sha256"]) == 64
     with pytest.raises(X3DError, match="fine-tuning needs the same architecture"):
         train(small_run(1, f"train.init={trained.checkpoint}", "model.hidden=32"), [corpus / "data"],
               tmp_path / "bad", show_progress=False)

@@ -188,9 +188,9 @@ def _initial_network(init: str, gen_cfg) -> FlowTransformer:
     from ..model.checkpoint import load_network, resolve_checkpoint
 
     network, ck_cfg, _ = load_network(resolve_checkpoint(init))
-    mismatch = [name for name, a, b in (("model", ck_cfg.model, gen_cfg.model), ("window", ck_cfg.window, gen_cfg.window),
-                                        ("expression_space", ck_cfg.expression_space, gen_cfg.expression_space))
-                if a != b]
+    pairs = (("model", ck_cfg.model, gen_cfg.model), ("window", ck_cfg.window, gen_cfg.window),
+             ("expression_space", ck_cfg.expression_space, gen_cfg.expression_space))
+    mismatch = [name for name, a, b in pairs if a != b]
     if mismatch:
         raise X3DError(f"train.init {init}: its {', '.join(mismatch)} differ from this run's config (and data); "
                        "fine-tuning needs the same architecture, encoders and expression space")
@@ -243,6 +243,16 @@ def _data_summary(config: RunConfig, clips: list, val_clips: list, accelerator) 
     for c in clips:
         summary["datasets"][c.entry.dataset] = summary["datasets"].get(c.entry.dataset, 0) + 1
     summary["hours"] = round(summary["frames"] / 25 / 3600, 4)
+    if tc.init:  # a fine-tune: which checkpoint it started from (its statistics are that checkpoint's)
+        import hashlib
+
+        from ..model.checkpoint import resolve_checkpoint
+
+        init = resolve_checkpoint(tc.init)
+        summary["init"] = {"file": init.name, "sha256": hashlib.sha256(init.read_bytes()).hexdigest()}
+        summary["stats"] = "init"
+    if tc.reference_lips_apart:
+        summary["reference_lips_apart"] = tc.reference_lips_apart
     return summary
 
 
