@@ -45,3 +45,29 @@ def test_a_window_past_the_end_names_the_count(clip):
         prepare_wan_window(frames, 25, "14b", None, 16000, 81, 2)
     part, win = prepare_wan_window(frames, 25, "5b", None, 16000, 121, 0)
     assert win.fps == 24.0 and win.count == 2 and part.audio is None
+
+
+def test_windows_continue_the_clip_camera_and_decode_lazily(dev_flame):
+    """Window k of a moving-camera clip carries on where window k-1 ended (one camera for the whole clip,
+    not one restarted per window), and a lazily decoded clip is resampled without decoding it whole."""
+    pytest.importorskip("moderngl")
+    from x3dtalker_core.params import FlameSequence
+    from x3dtalker_core.render import SequenceMeshes
+    from x3dtalker_core.render.files import RenderSettings, render_window
+    from x3dtalker_core.render.wan import ResampledFrames, prepare_for_wan
+
+    frames = 100  # 4 s at 25 fps -> 64 frames at 16 fps
+    seq = FlameSequence.from_groups(np.zeros((frames, 100)), np.zeros((frames, 50)), np.zeros((frames, 6)))
+    settings = RenderSettings(width=48, height=48, camera="orbit", wan="14b", wan_length=1)
+    first = render_window(seq, 0, 17, settings, flame_model=dev_flame).frames.depth
+    second = render_window(seq, 17, 17, settings, flame_model=dev_flame).frames.depth
+    across = np.abs(first[-1] - second[0]).mean()      # neighbouring frames of one orbit
+    restarted = np.abs(first[0] - second[0]).mean()     # what a per-window camera would give
+    assert across < 0.5 * restarted, (across, restarted)
+
+    lazy = prepare_for_wan(SequenceMeshes(seq, model=dev_flame), 25.0, "14b")
+    eager = prepare_for_wan(np.asarray(SequenceMeshes(seq, model=dev_flame)), 25.0, "14b")
+    assert isinstance(lazy.frames, ResampledFrames) and lazy.frames.shape == eager.frames.shape
+    np.testing.assert_allclose(lazy.frames[10:20], eager.frames[10:20], atol=1e-6)
+    np.testing.assert_allclose(lazy.frames[::7], eager.frames[::7], atol=1e-6)
+    np.testing.assert_allclose(lazy.frames[-1], eager.frames[-1], atol=1e-6)

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -154,13 +154,18 @@ def generate_motion(
     """
     from .model import generate_sequence
 
+    space = generator.config.expression_space
     per_frame = reference_frames(reference, features.num_frames, emotion, features.fps)
-    seq = generate_sequence(
-        generator, reference, features, steps=steps, seed=seed, solver=solver, smoothing=smoothing,
-        reference_per_frame=per_frame, progress=progress, cancel=cancel,
-    )
     base = per_frame if per_frame is not None else reference.to_vector()[None]
-    seq = expression_for_model(seq, base, generator.config.expression_space, flame_model)
+    # The network is conditioned on the reference in the space it speaks; the motion is added back to
+    # the reference in the model's own space.
+    network_base = reference_for_network(base, space, flame_model)
+    network_reference = replace(reference, exp=network_base[0, EXP].copy())
+    seq = generate_sequence(
+        generator, network_reference, features, steps=steps, seed=seed, solver=solver, smoothing=smoothing,
+        reference_per_frame=None if per_frame is None else network_base, progress=progress, cancel=cancel,
+    )
+    seq = expression_for_model(seq, network_base, space, flame_model, model_base=base)
     metadata = dict(seq.metadata)
     if "reference" in reference.metadata:
         metadata["reference"] = reference.metadata["reference"]
@@ -174,14 +179,29 @@ def generate_motion(
     return FlameSequence(params, seq.fps, seq.cam, metadata)
 
 
-def expression_for_model(seq: FlameSequence, base: np.ndarray, space: str, flame_model=None) -> FlameSequence:
+def reference_for_network(base: np.ndarray, space: str, flame_model=None) -> np.ndarray:
+    """The reference frame(s) ``base`` (T or 1, 284), whose expression is in the model's own space, as a
+    checkpoint speaking ``space`` must be given them (:func:`~.flame.arkit.expression_in_space`); a copy
+    of ``base`` when the spaces agree or there is no model."""
+    out = np.array(base, np.float32, copy=True)
+    if flame_model is None:
+        return out
+    from .flame.arkit import expression_in_space
+
+    out[:, EXP] = expression_in_space(out[:, EXP], space, flame_model)
+    return out
+
+
+def expression_for_model(seq: FlameSequence, base: np.ndarray, space: str, flame_model=None,
+                         model_base: np.ndarray | None = None) -> FlameSequence:
     """The generated expression motion in ``flame_model``'s expression space.
 
-    A checkpoint's expression channels speak ``space`` (its config's ``expression_space``); the
-    reference's expression (``base`` (T or 1, 284): what the motion was added to) is already in the
-    model's own space. So only the predicted delta is converted, with the model's cached ARKit map
-    (:func:`~.flame.arkit.convert_expression`), and ``metadata["expression_space"]`` says what the
-    result speaks. Without a model, or when the spaces agree, the sequence passes through.
+    A checkpoint's expression channels speak ``space`` (its config's ``expression_space``): the sequence
+    is its motion added to ``base`` (T or 1, 284), the reference it was conditioned on, in that space.
+    Only the predicted delta is converted, with the model's cached ARKit map
+    (:func:`~.flame.arkit.convert_expression`), and added to ``model_base`` (the same reference in the
+    model's own space; default ``base``); ``metadata["expression_space"]`` says what the result speaks.
+    Without a model, or when the spaces agree, the sequence passes through.
     """
     from .flame.arkit import convert_expression, expression_space_of
 
@@ -189,10 +209,11 @@ def expression_for_model(seq: FlameSequence, base: np.ndarray, space: str, flame
     target = space if flame_model is None else expression_space_of(flame_model)
     if target == space:
         return FlameSequence(seq.params, seq.fps, seq.cam, metadata)
+    model_base = base if model_base is None else model_base
     params = seq.params.copy()
     delta = params[:, EXP] - np.broadcast_to(base[:, EXP], params[:, EXP].shape)
     converted, jaw = convert_expression(delta, params[:, JAW_POSE], space, flame_model)
-    params[:, EXP] = base[:, EXP] + converted
+    params[:, EXP] = model_base[:, EXP] + converted
     params[:, JAW_POSE] = jaw
     metadata.update(expression_space=target, expression_converted_from=space)
     return FlameSequence(params, seq.fps, seq.cam, metadata)

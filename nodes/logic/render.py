@@ -141,43 +141,31 @@ def render_for_wan(
     The motion is resampled to the model's fps (14B 16, 5B 24) and cut into back-to-back windows of
     ``length`` frames (snapped to 4n+1; Wan was trained on 81); the last window is padded by holding the
     last pose, or trimmed to the 4n+1 frames that carry motion. The size is snapped to the model's
-    multiple (14B 16, 5B 32) and the driving audio cut to exactly the window's stretch. Only the window's
-    frames are rendered and held in memory.
+    multiple (14B 16, 5B 32) and the driving audio cut to exactly the window's stretch. Camera and depth
+    range are the whole clip's (:func:`~x3dtalker_core.render.files.render_window`), so windows join without
+    jumps; only the window's frames are rendered and held in memory.
     """
-    from ...x3dtalker_core.render import SequenceMeshes, measure_depth_range, render_sequence
-    from ...x3dtalker_core.render.files import photo_framing, select_camera, spread_step
-    from ...x3dtalker_core.render.wan import get_wan_preset, prepare_wan_window, wan_size
+    from ...x3dtalker_core.render.files import RenderSettings, render_window
+    from ...x3dtalker_core.render.wan import get_wan_preset, plan_wan_window
 
     if flame_model is None:
         raise X3DError("connect a Load FLAME Model node")
     preset = get_wan_preset(model)
-    width, height = wan_size(int(width), int(height), preset.multiple)
-    verts = SequenceMeshes(sequence, model=flame_model)  # decoded on demand: the window and the range frames
-    faces = verts.faces
-    samples = mono_16k(audio)
-    clip, win = prepare_wan_window(verts, sequence.fps, preset, samples, SAMPLE_RATE, int(length), int(window),
-                                   "trim" if trim else "pad")
-    cam_values = None
-    if sequence.cam is not None:
-        cam_values, _ = prepare_wan_window(sequence.cam, sequence.fps, preset, None, SAMPLE_RATE, int(length),
-                                           int(window), "trim" if trim else "pad")
-        cam_values = cam_values.frames
-    _, cam = select_camera(camera, clip.frames, cam_values, clip.fps, width, height, photo_framing(sequence))
-    # One depth range for every window of the clip (from frames spread over all of it), so consecutive
-    # windows' depth does not jump.
-    _, all_cam = select_camera(camera, verts, sequence.cam, sequence.fps, width, height, photo_framing(sequence))
-    step = spread_step(verts.shape[0])
-    depth_range = measure_depth_range(verts[::step], faces, all_cam.slice(0, verts.shape[0], step), width, height)
-    frames = render_sequence(clip.frames, faces, cam, width, height, outputs=("depth", "shaded"),
-                             depth_range=depth_range, background=parse_colour(background), progress=progress,
+    win = plan_wan_window(sequence.num_frames, sequence.fps, preset, int(length), int(window),
+                          "trim" if trim else "pad")
+    settings = RenderSettings(width=int(width), height=int(height), camera=camera, background=parse_colour(background),
+                              wan=preset.name, wan_length=1)
+    rendered = render_window(sequence, win.start, win.length, settings, audio=mono_16k(audio),
+                             outputs=("depth", "shaded"), flame_model=flame_model, progress=progress,
                              should_stop=cancel)
+    frames = rendered.frames
 
     def tensor(a):
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
-    wav = audio_dict(clip.audio) if clip.audio is not None else None
-    return WanControlClip(tensor(frames.depth), tensor(frames.shaded), tensor(frames.mask), float(clip.fps), wav,
-                          clip.source_frames, win.index, win.count, win.start_s)
+    wav = audio_dict(rendered.audio) if rendered.audio is not None else None
+    return WanControlClip(tensor(frames.depth), tensor(frames.shaded), tensor(frames.mask), float(rendered.fps), wav,
+                          win.motion_frames, win.index, win.count, win.start_s)
 
 
 def export_glb_file(sequence: FlameSequence, flame_model, path: Path, mode: str = "rigged",

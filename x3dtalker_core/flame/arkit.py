@@ -212,7 +212,7 @@ def model_fingerprint(model) -> str:
     return h.hexdigest()
 
 
-_MAP_CACHE: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+_MAP_CACHE: dict[tuple, np.ndarray] = {}
 _MAP_LOCK = threading.Lock()
 
 
@@ -335,6 +335,60 @@ def convert_expression(
     out = np.zeros((expression.shape[0], 50), np.float32)
     out[:, :n_exp] = mapped[:, :n_exp]
     return out, (jaw + mapped[:, n_exp:]).astype(np.float32)
+
+
+def model_to_arkit(model, names: Sequence[str] = ARKIT_EXPRESSION_NAMES) -> np.ndarray:
+    """Least-squares map from ``model``'s expression coefficients to ARKit weights (the inverse direction
+    of :func:`arkit_to_model`, for expressions at rest pose).
+
+    Column k holds, per expression coefficient, the weight of ARKit shape ``names[k]`` that best
+    reproduces that coefficient's vertex offsets. The jaw shapes get no weight (FLAME opens the jaw with
+    its pose, which is kept as it is). Computed once per model.
+
+    Returns:
+        (n_exp, K) float64, n_exp = min(model.n_exp, 50).
+    """
+    names = tuple(names)
+    key = (model_fingerprint(model), names, "to_arkit")
+    with _MAP_LOCK:
+        cached = _MAP_CACHE.get(key)
+    if cached is None:
+        shapes = load_arkit_shapes()
+        if shapes.num_vertices != model.num_vertices:
+            raise X3DError(
+                f"ARKit shapes are on FLAME's {shapes.num_vertices} vertices; this model has {model.num_vertices}"
+            )
+        targets = shapes.select(names).astype(np.float64).reshape(len(names), -1).T  # (3V, K)
+        targets[:, [i for i, n in enumerate(names) if n in JAW_SHAPES]] = 0.0
+        n_exp = min(model.n_exp, 50)
+        exp_dirs = model.exp_dirs[:, :n_exp].detach().cpu().double().numpy()  # (3V, n)
+        cached = np.linalg.lstsq(targets, exp_dirs, rcond=1e-6)[0].T  # (n, K)
+        cached.setflags(write=False)
+        with _MAP_LOCK:
+            _MAP_CACHE[key] = cached
+    return cached
+
+
+def expression_in_space(expression: np.ndarray, to_space: str, model,
+                        names: Sequence[str] = ARKIT_EXPRESSION_NAMES) -> np.ndarray:
+    """``model``'s own expression coefficients (T, K) put into ``to_space`` (T, 50): what a checkpoint that
+    speaks ``to_space`` must be given as its reference on this model.
+
+    A pass-through when ``to_space`` is the model's own space, and for ``"flame-pca"`` (PCA coefficients only
+    mean something for their own model). For ``"arkit"`` on a PCA model: the least-squares ARKit weights
+    (:func:`model_to_arkit`) clipped to ARKit's [0, 1], in the layout of ``names``.
+    """
+    _check_space(to_space)
+    expression = np.asarray(expression, np.float32)
+    out = np.zeros((expression.shape[0], 50), np.float32)
+    if to_space == expression_space_of(model) or to_space == PCA_SPACE:
+        k = min(50, expression.shape[1])
+        out[:, :k] = expression[:, :k]
+        return out
+    to_arkit = model_to_arkit(model, names)
+    n_exp = min(to_arkit.shape[0], expression.shape[1])
+    out[:, : len(tuple(names))] = np.clip(expression[:, :n_exp].astype(np.float64) @ to_arkit[:n_exp], 0.0, 1.0)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

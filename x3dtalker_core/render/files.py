@@ -194,7 +194,7 @@ def plan_render(
     Args:
         sequence: the motion (its fps, fitted camera and reference-photo framing are used).
         vertices, faces: the meshes of ``sequence``, (T, V, 3) and (F, 3): decoded (:func:`.mesh.flame_vertices`)
-            or decoded on demand (:class:`.mesh.SequenceMeshes`; only the Wan resampling decodes it all).
+            or decoded on demand (:class:`.mesh.SequenceMeshes`; the Wan resampling then stays lazy too).
         audio: (N,) 16 kHz mono driving audio, or None; it is padded or trimmed to the frames' duration.
     """
     from .sequence import measure_depth_range
@@ -205,7 +205,7 @@ def plan_render(
     if settings.wan:
         preset = get_wan_preset(settings.wan)
         width, height = wan_size(width, height, preset.multiple)
-        clip = prepare_for_wan(np.asarray(vertices), fps, preset, audio, SAMPLE_RATE, settings.wan_length,
+        clip = prepare_for_wan(vertices, fps, preset, audio, SAMPLE_RATE, settings.wan_length,
                                "trim" if settings.wan_trim else "pad")
         if cam_values is not None:
             cam_values = fit_frame_count(resample_frames(cam_values, fps, preset.fps), clip.frames.shape[0])

@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 def check_mesh_sequence(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate and normalise ``vertices`` (T, V, 3) or (V, 3) and ``faces`` (F, 3).
 
-    Returns float32 (T, V, 3) vertices and int64 (F, 3) faces; a :class:`SequenceMeshes` passes through
-    as it is (its frames are decoded when indexed).
+    Returns float32 (T, V, 3) vertices and int64 (F, 3) faces; :class:`LazyFrames` (e.g.
+    :class:`SequenceMeshes`) pass through as they are (their frames are computed when indexed).
     """
-    if isinstance(vertices, SequenceMeshes):  # decoded frame by frame from finite parameters
+    if isinstance(vertices, LazyFrames):  # computed frame by frame (from finite parameters)
         return vertices, _check_faces(faces, vertices.shape[1])
     v = np.asarray(vertices, dtype=np.float32)
     if v.ndim == 2:
@@ -56,7 +56,27 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-class SequenceMeshes:
+class LazyFrames:
+    """A (T, ...) float32 array whose frames are computed when indexed (never all in memory): what the
+    renderer, the camera presets and the Wan resampling accept in place of an array.
+
+    Subclasses set ``shape`` and implement ``__getitem__`` for an int, a slice or an index array;
+    ``np.asarray`` computes every frame.
+    """
+
+    ndim = 3
+    dtype = np.dtype(np.float32)
+    shape: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[np.arange(self.shape[0])] if self.shape[0] else np.empty(self.shape, np.float32)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+class SequenceMeshes(LazyFrames):
     """The meshes of a FLAME sequence, decoded on demand: a (T, V [+ P], 3) float32 array that is never
     all in memory.
 
@@ -65,9 +85,6 @@ class SequenceMeshes:
     ``np.asarray`` decodes everything (for the few consumers that need the whole clip, e.g. the Wan
     resampling). The first V vertices are the FLAME mesh; the P mouth-interior vertices follow.
     """
-
-    ndim = 3
-    dtype = np.dtype(np.float32)
 
     def __init__(self, sequence: FlameSequence, model=None, batch_size: int = 64, mouth_interior: bool = True):
         from ..flame import load_flame_model
@@ -84,9 +101,6 @@ class SequenceMeshes:
         self.faces = faces if self.proxy is None else np.concatenate([faces, self.proxy.faces])
         self.shape = (params.shape[0], self.model.num_vertices + (self.proxy.num_vertices if self.proxy else 0), 3)
         self._chunk: tuple[int, np.ndarray] | None = None
-
-    def __len__(self) -> int:
-        return self.shape[0]
 
     def decode(self, params: np.ndarray) -> np.ndarray:
         """(N, 284) parameters -> (N, V [+ P], 3) meshes."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import X3DError
+from .mesh import LazyFrames
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,42 @@ class WanClip:
     source_frames: int
 
 
+class ResampledFrames(LazyFrames):
+    """``frames`` (T, ...) at ``src_fps`` seen as ``count`` frames at ``dst_fps`` (linear interpolation, frames
+    past the end hold the last one), computed when indexed: each output frame reads only its two source
+    frames, so a lazily decoded clip is never decoded whole."""
+
+    def __init__(self, frames, src_fps: float, dst_fps: float, count: int | None = None):
+        self.frames = frames
+        self.src_fps, self.dst_fps = float(src_fps), float(dst_fps)
+        self.motion_frames = resampled_count(frames.shape[0], src_fps, dst_fps)
+        self.shape = (self.motion_frames if count is None else int(count), *frames.shape[1:])
+
+    def positions(self, index) -> np.ndarray:
+        k = np.arange(self.shape[0])[index]
+        return np.clip(np.minimum(k, self.motion_frames - 1) * (self.src_fps / self.dst_fps), 0.0,
+                       self.frames.shape[0] - 1)
+
+    def __getitem__(self, index):
+        if isinstance(index, tuple):
+            return self[index[0]][(slice(None), *index[1:])]
+        single = isinstance(index, (int, np.integer))
+        pos = np.atleast_1d(self.positions(index))
+        if pos.size == 0:
+            return np.empty((0, *self.shape[1:]), np.float32)
+        lo = int(np.floor(pos.min()))
+        hi = min(int(np.floor(pos.max())) + 2, self.frames.shape[0])
+        if pos.size > 1 and hi - lo > 4 * pos.size:  # spread frames (a strided view): only the ones needed
+            out = np.stack([self._at(p) for p in pos])
+        else:
+            out = interpolate_frames(np.asarray(self.frames[lo:hi], np.float32), pos - lo)
+        return out[0] if single else out
+
+    def _at(self, pos: float) -> np.ndarray:
+        lo = int(np.floor(pos))
+        return interpolate_frames(np.asarray(self.frames[lo : lo + 2], np.float32), np.array([pos - lo]))[0]
+
+
 def prepare_for_wan(
     frames: np.ndarray,
     fps: float,
@@ -159,13 +196,22 @@ def prepare_for_wan(
     """Resample ``frames`` (T, ...) at ``fps`` to the preset's rate and a 4n+1 count, audio in sync.
 
     Args:
-        frames: vertices (T, V, 3) or parameters (linear) or images (use ``interpolation="nearest"``).
+        frames: vertices (T, V, 3) or parameters (linear) or images (use ``interpolation="nearest"``); lazily
+            computed frames (:class:`~.mesh.LazyFrames`, e.g. meshes decoded on demand) give a lazy
+            :class:`ResampledFrames` clip.
         preset: a :class:`WanPreset` or its name.
         audio: mono samples of the clip at ``sample_rate``, or None.
         min_length: the ``length`` the Fun-Control node will take (pad mode reaches at least this).
         mode: ``"pad"`` (hold the last frame) or ``"trim"``.
     """
     preset = get_wan_preset(preset) if isinstance(preset, str) else preset
+    if isinstance(frames, LazyFrames):  # computed on demand: resample lazily too
+        if interpolation != "linear":
+            raise X3DError("lazily computed frames are resampled linearly")
+        motion = resampled_count(frames.shape[0], fps, preset.fps)
+        count = wan_frame_count(motion, min_length, mode)
+        clip_audio = None if audio is None else fit_audio(audio, sample_rate, count, preset.fps)
+        return WanClip(ResampledFrames(frames, fps, preset.fps, count), preset.fps, clip_audio, min(motion, count))
     resampled = resample_frames(frames, fps, preset.fps, interpolation)
     count = wan_frame_count(resampled.shape[0], min_length, mode)
     fitted = fit_frame_count(resampled, count)
@@ -187,6 +233,7 @@ class WanWindow:
         start: first frame of the window in the resampled clip.
         length: frames in the window (4n+1).
         fps: the preset's frame rate.
+        motion_frames: how many of them carry the clip's motion (the rest hold its last pose).
     """
 
     index: int
@@ -194,6 +241,7 @@ class WanWindow:
     start: int
     length: int
     fps: float
+    motion_frames: int = 0
 
     @property
     def start_s(self) -> float:
@@ -233,23 +281,37 @@ def prepare_wan_window(
         X3DError: ``index`` is not one of the clip's windows (the message says how many there are).
     """
     preset = get_wan_preset(preset) if isinstance(preset, str) else preset
+    win = plan_wan_window(frames.shape[0], fps, preset, length, index, mode)
     total = resampled_count(frames.shape[0], fps, preset.fps)
+    # Source frames that cover the window (+1 for interpolation), so a long clip is never resampled whole.
+    src_lo = int(np.floor(win.start * fps / preset.fps))
+    src_hi = min(frames.shape[0], int(np.ceil((win.start + win.length) * fps / preset.fps)) + 2)
+    stop = min(win.start + win.motion_frames, total)
+    pos = np.clip(np.arange(win.start, stop) * (fps / preset.fps), 0.0, frames.shape[0] - 1) - src_lo
+    fitted = fit_frame_count(interpolate_frames(np.asarray(frames[src_lo:src_hi]), pos), win.length)
+    clip_audio = None
+    if audio is not None:
+        a0 = int(round(win.start * sample_rate / preset.fps))
+        clip_audio = fit_audio(np.asarray(audio, np.float32).reshape(-1)[a0:], sample_rate, win.length, preset.fps)
+    return WanClip(fitted, preset.fps, clip_audio, win.motion_frames), win
+
+
+def plan_wan_window(num_frames: int, fps: float, preset: WanPreset | str, length: int = WAN_TRAINED_FRAMES,
+                    index: int = 0, mode: str = "pad") -> WanWindow:
+    """Window ``index`` of a clip of ``num_frames`` at ``fps``, resampled to the preset's rate and cut into
+    back-to-back windows of ``length`` (snapped to 4n+1) frames; in ``trim`` mode the last window is cut to
+    the 4n+1 frames that carry motion.
+
+    Raises:
+        X3DError: ``index`` is not one of the clip's windows (the message says how many there are).
+    """
+    preset = get_wan_preset(preset) if isinstance(preset, str) else preset
+    total = resampled_count(num_frames, fps, preset.fps)
     window, count = wan_windows(total, length)
     if not 0 <= index < count:
         raise X3DError(f"window {index} does not exist: this clip has {count} window(s) of {window} frames at "
                        f"{preset.fps:g} fps (0..{count - 1})")
     start = index * window
-    # Source frames that cover the window (+1 for interpolation), so a long clip is never resampled whole.
-    src_lo = int(np.floor(start * fps / preset.fps))
-    src_hi = min(frames.shape[0], int(np.ceil((start + window) * fps / preset.fps)) + 2)
-    pos = np.clip(np.arange(start, min(start + window, total)) * (fps / preset.fps), 0.0, frames.shape[0] - 1) - src_lo
-    motion = interpolate_frames(frames[src_lo:src_hi], pos)
-    n_motion = motion.shape[0]
+    n_motion = min(window, total - start)
     n_out = wan_frame_count(n_motion, 1, "trim") if (mode == "trim" and n_motion < window) else window
-    fitted = fit_frame_count(motion, n_out)
-    clip_audio = None
-    if audio is not None:
-        a0 = int(round(start * sample_rate / preset.fps))
-        clip_audio = fit_audio(np.asarray(audio, np.float32).reshape(-1)[a0:], sample_rate, n_out, preset.fps)
-    return (WanClip(fitted, preset.fps, clip_audio, min(n_motion, n_out)),
-            WanWindow(index, count, start, n_out, float(preset.fps)))
+    return WanWindow(index, count, start, n_out, float(preset.fps), min(n_motion, n_out))
