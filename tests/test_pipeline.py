@@ -87,6 +87,22 @@ def test_same_seed_same_motion_and_no_render(inputs):
     assert np.array_equal(runs[0], runs[1])
 
 
+def test_bfloat16_generator_is_close_to_float32(inputs):
+    """The bundled (trained) checkpoint in bf16: really reduced precision, and close to float32 (a fresh
+    network predicts zero velocity in any precision, so it cannot show either)."""
+    pytest.importorskip("hama")
+    root, _ = inputs
+    params = {}
+    for dtype in ("float32", "bfloat16"):
+        out = root / f"dtype_{dtype}"
+        assert main(["generate", "--params", str(root / "ref.npz"), "--audio", str(root / "speech.wav"),
+                     "--out", str(out), "--steps", "8", "--no-render", "--no-progress", "--dtype", dtype]) == 0
+        assert json.loads((out / "report.json").read_text())["dtype"] == dtype
+        params[dtype] = FlameSequence.load(out / "params.npz").params
+    assert not np.array_equal(params["float32"], params["bfloat16"])  # it really ran in bf16
+    np.testing.assert_allclose(params["bfloat16"], params["float32"], atol=0.1)
+
+
 def test_even_smoothing_window_is_taken_and_bad_pairs_fail_before_sampling(inputs, capsys):
     from x3dtalker_core.pipeline import smoothing_option
 

@@ -75,6 +75,7 @@ class GenerateOptions:
         backend: image -> FLAME backend (``landmarks``, ``emoca``, ``params``).
         face_index: which face in a photo with several (0 = largest).
         device: ``cpu``, ``cuda``, ... (default: CUDA when available).
+        dtype: generator precision, ``float32``, ``bfloat16`` or ``float16``.
         render: render settings, or None to write parameters only.
     """
 
@@ -86,6 +87,7 @@ class GenerateOptions:
     backend: str = "landmarks"
     face_index: int | None = None
     device: str | None = None
+    dtype: str = "float32"
     emotion: EmotionOptions = field(default_factory=EmotionOptions)
     pose: PoseOptions = field(default_factory=PoseOptions)
     render: Any = "default"  # RenderSettings | None; "default" = RenderSettings()
@@ -400,6 +402,8 @@ def job_report(sequence: FlameSequence, generator, flame_model, options: Generat
         "generate_fps": frames / max(timings["generate_s"], 1e-9),
         "end_to_end_fps": frames / max(timings["total_s"], 1e-9),
         "device": str(generator.device),
+        "dtype": str(generator.dtype).replace("torch.", ""),
+        **({"dtype_note": generator.note} if getattr(generator, "note", None) else {}),
         "assets": {"checkpoint": generator.name, "flame_model": flame_model.source,
                    "flame_is_development_head": bool(flame_model.is_dev_model), "encoders": meta["encoders"]},
         "options": _jsonable(asdict(options)),
@@ -440,7 +444,7 @@ def run_generate(
     with clock.stage("reference_s"):
         reference, reference_info = reference_from_source(reference_source, options.backend, options.face_index)
     with clock.stage("load_generator_s"):
-        generator = load_generator(options.checkpoint, device=options.device)
+        generator = load_generator(options.checkpoint, device=options.device, dtype=options.dtype)
     with clock.stage("audio_s"):
         waveform, features = audio_features_for(generator, audio_source, stage_progress(progress, "audio"), cancel)
     with clock.stage("flame_model_s"):
