@@ -13,7 +13,7 @@ from x3dtalker_core.model import (
 )
 from x3dtalker_core.model.flow import anchor_frames, normalize_amplitude, smoothed_noise
 from x3dtalker_core.model.network import FlowTransformer
-from x3dtalker_core.model.smoothing import savgol_smooth
+from x3dtalker_core.model.smoothing import MOUTH_WINDOW, mouth_channels, savgol_smooth, smooth_motion
 from x3dtalker_core.model.windows import CrossFade, plan_windows, window_weights
 from x3dtalker_core.params import PARAM_DIM, FlameParams
 
@@ -126,6 +126,34 @@ def test_savgol_smoothing_keeps_short_clips_and_polynomials():
     np.testing.assert_allclose(savgol_smooth(line, 9, 2), line, atol=1e-5)
     short = np.random.default_rng(0).normal(size=(2, 3)).astype(np.float32)
     assert np.array_equal(savgol_smooth(short, 9, 2), short)
+
+
+def test_per_channel_smoothing_keeps_a_lip_closure():
+    """A 3-frame closure (jaw shut, ``mouthClose`` on) survives on the mouth channels, which get at most
+    MOUTH_WINDOW frames; the head keeps the full window; PCA checkpoints get only the jaw shortened."""
+    from x3dtalker_core.flame.arkit import ARKIT_EXPRESSION_NAMES
+    from x3dtalker_core.params import EXP, HEAD_POSE, JAW_POSE
+
+    t = 40
+    params = np.zeros((t, PARAM_DIM), np.float32)
+    jaw, close = JAW_POSE.start, EXP.start + ARKIT_EXPRESSION_NAMES.index("mouthClose")
+    brow = EXP.start + ARKIT_EXPRESSION_NAMES.index("browInnerUp")
+    params[:, jaw] = 0.2
+    params[19:22, jaw] = 0.0  # the closure
+    params[19:22, close] = 1.0
+    params[19:22, brow] = 1.0
+    params[19:22, HEAD_POSE.start] = 1.0
+    out = smooth_motion(params, 7, 2, "arkit")
+    everywhere = savgol_smooth(params, 7, 2)
+    assert out[20, jaw] < 0.5 * everywhere[20, jaw]  # the jaw stays nearer shut than with 7 frames
+    assert out[20, close] > everywhere[20, close] + 0.1
+    np.testing.assert_array_equal(out[:, brow], everywhere[:, brow])  # not a mouth channel
+    np.testing.assert_array_equal(out[:, HEAD_POSE.start], everywhere[:, HEAD_POSE.start])
+    np.testing.assert_allclose(out[:, jaw], savgol_smooth(params[:, [jaw]], MOUTH_WINDOW, 2)[:, 0])
+    assert set(mouth_channels("flame-pca")) == set(range(JAW_POSE.start, JAW_POSE.stop))
+    assert close in mouth_channels("arkit") and brow not in mouth_channels("arkit")
+    short = params[:2].copy()
+    assert smooth_motion(short, 7, 2, "arkit") is not short  # never the caller's array
 
 
 def test_same_seed_bit_identical_different_seed_differs():

@@ -34,7 +34,7 @@ from .checkpoint import load_network, resolve_checkpoint
 from .config import GeneratorConfig
 from .flow import normalize_amplitude, smoothed_noise
 from .network import FlowTransformer, TimeConditions
-from .smoothing import savgol_smooth
+from .smoothing import smooth_motion
 from .windows import CrossFade, plan_windows, window_weights
 
 SOLVERS = ("euler", "heun")
@@ -183,7 +183,8 @@ def generate_sequence(
         steps: ODE steps (paper 32).
         seed: seeds the initial noise; same seed, device and dtype -> identical output.
         solver: ``euler`` (paper) or ``heun`` (2 network calls per step).
-        smoothing: Savitzky–Golay (window, order) on the output, or None.
+        smoothing: Savitzky–Golay (window, order) on the output (the mouth channels at most
+            :data:`~.smoothing.MOUTH_WINDOW` frames, so closures survive), or None.
         reference_per_frame: optional (T, 284) reference per frame (emotion keyframes): both the
             model's reference input and the base the delta is added to.
         progress: called as ``progress(done, total)`` after every ODE step of every window batch;
@@ -222,7 +223,7 @@ def generate_sequence(
     params = blend.result()
     params += ref_vec if ref_frames is None else ref_frames
     if smoothing is not None:
-        params = savgol_smooth(params, int(smoothing[0]), int(smoothing[1]))
+        params = smooth_motion(params, int(smoothing[0]), int(smoothing[1]), config.expression_space)
     cam = None if reference.cam is None else np.repeat(reference.cam[None], t_total, axis=0)
     metadata = {
         "generator": generator.name, "seed": int(seed), "steps": int(steps), "solver": solver,
