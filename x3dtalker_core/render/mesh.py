@@ -80,8 +80,9 @@ class SequenceMeshes(LazyFrames):
     """The meshes of a FLAME sequence, decoded on demand: a (T, V [+ P], 3) float32 array that is never
     all in memory.
 
-    Indexing a frame decodes (and keeps) the chunk of ``batch_size`` frames around it, so a front-to-back
-    pass (the renderer's) decodes each frame once; a slice or index array decodes just those frames.
+    Indexing a frame (or a few neighbouring ones) decodes and keeps the chunk of ``batch_size`` frames around
+    it, so a front-to-back pass (the renderer's, also through the Wan resampling) decodes each frame once; a
+    longer slice or an index array decodes just those frames.
     ``np.asarray`` decodes everything (for the few consumers that need the whole clip, e.g. the Wan
     resampling). The first V vertices are the FLAME mesh; the P mouth-interior vertices follow.
     """
@@ -122,6 +123,10 @@ class SequenceMeshes(LazyFrames):
             return self._chunk[1][t - start]
         if isinstance(index, tuple):  # e.g. [::step, :V]: frames first, then the rest on the decoded ones
             return self[index[0]][(slice(None), *index[1:])]
+        if isinstance(index, slice):
+            frames = range(*index.indices(self.shape[0]))
+            if frames.step == 1 and 0 < len(frames) <= 4:  # neighbours (the Wan resampling): from the chunk
+                return np.stack([self[t] for t in frames])
         return self.decode(self.params[index])
 
     def __array__(self, dtype=None, copy=None):
