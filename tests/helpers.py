@@ -85,3 +85,14 @@ def tiny_generator(model_module, features, window: int = 32, seed: int = 0):
         window=window)
     torch.manual_seed(seed)
     return model_module.build_generator(cfg)
+
+
+def gl_available() -> bool:
+    """Whether an offscreen OpenGL context can be made here (EGL + Mesa, or a GPU)."""
+    try:
+        from x3dtalker_core.render.backend import create_backend
+
+        create_backend("auto", 8, 8, np.array([[0, 1, 2]]), 3).close()
+        return True
+    except Exception:
+        return False

@@ -3,66 +3,24 @@
 from __future__ import annotations
 
 import importlib
-import sys
 import types
 
 import pytest
 
+from comfy_stand_in import comfy_stand_in
 from helpers import shared_models_dir, talking_sequence
-from pack_loader import load_pack
-
-
-class _Socket:
-    def Input(self, name, **kw):  # noqa: N802 (ComfyUI's spelling)
-        return {"name": name, **kw}
-
-    def Output(self, **kw):  # noqa: N802
-        return kw
-
-
-class _IO(types.ModuleType):
-    class ComfyNode:
-        pass
-
-    class Schema(dict):
-        def __init__(self, **kw):
-            super().__init__(**kw)
-
-    class NodeOutput:
-        def __init__(self, *values, ui=None):
-            self.values, self.ui = values, ui
-
-    @staticmethod
-    def Custom(name):  # noqa: N802
-        return _Socket()
-
-    def __getattr__(self, name):
-        return _Socket()
+from pack_loader import PACK, load_pack
 
 
 @pytest.fixture
 def export_node(tmp_path):
     if shared_models_dir() is None:
         pytest.skip("X3DTALKER_MODELS does not point at a folder with flame/")
-    names = ("comfy_api", "comfy_api.latest", "folder_paths")
-    saved = {k: sys.modules.get(k) for k in names}
-    latest = types.ModuleType("comfy_api.latest")
-    latest.io, latest.ui, latest.ComfyExtension = _IO("io"), types.SimpleNamespace(), object
-    sys.modules.update({"comfy_api": types.ModuleType("comfy_api"), "comfy_api.latest": latest,
-                        "folder_paths": types.SimpleNamespace(get_output_directory=lambda: str(tmp_path))})
-    pack = load_pack()
-    try:
+    with comfy_stand_in(PACK, types.SimpleNamespace(get_output_directory=lambda: str(tmp_path))):
+        pack = load_pack()
         module = importlib.import_module(f"{pack.__name__}.nodes.export")
         flame = importlib.import_module(f"{pack.__name__}.x3dtalker_core.flame").load_flame_model(landmarks=False)
         yield module.ExportARKit, flame
-    finally:
-        for name in [m for m in sys.modules if m.startswith(f"{pack.__name__}.nodes") and "logic" not in m]:
-            sys.modules.pop(name)  # built against the stand-in; a real ComfyUI import must rebuild them
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = v
 
 
 def test_export_node_writes_numbered_files(tmp_path, export_node):

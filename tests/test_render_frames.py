@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from helpers import gl_available
 from x3dtalker_core.errors import X3DError
 from x3dtalker_core.render import (
     Camera,
@@ -21,17 +22,7 @@ from x3dtalker_core.render import (
 )
 
 
-def _gl_available() -> bool:
-    try:
-        from x3dtalker_core.render.backend import create_backend
-
-        create_backend("auto", 8, 8, np.array([[0, 1, 2]]), 3).close()
-        return True
-    except Exception:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _gl_available(), reason="no offscreen OpenGL (install libegl1 libgl1-mesa-dri)")
+pytestmark = pytest.mark.skipif(not gl_available(), reason="no offscreen OpenGL (install libegl1 libgl1-mesa-dri)")
 
 
 def box(half: float) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import shared_models_dir
+from helpers import gl_available, shared_models_dir
 from x3dtalker_core.render.mouth import (
     FLAME_JAW_JOINT,
     boundary_loops,
@@ -23,17 +23,7 @@ from x3dtalker_core.render.mouth import (
 TARGET = 0.002  # 0.2 % of the head area
 
 
-def _gl_available() -> bool:
-    try:
-        from x3dtalker_core.render.backend import create_backend
-
-        create_backend("auto", 8, 8, np.array([[0, 1, 2]]), 3).close()
-        return True
-    except Exception:
-        return False
-
-
-needs_gl = pytest.mark.skipif(not _gl_available(), reason="no offscreen OpenGL (install libegl1 libgl1-mesa-dri)")
+needs_gl = pytest.mark.skipif(not gl_available(), reason="no offscreen OpenGL (install libegl1 libgl1-mesa-dri)")
 
 
 def _posed(model, proxy, pose, expression=None, shape=None):

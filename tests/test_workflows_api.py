@@ -12,71 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from pack_loader import REPO, load_pack
+from comfy_stand_in import comfy_stand_in
+from pack_loader import PACK, REPO, load_pack
 
 API = sorted((REPO / "workflows" / "api").glob("*.json"))
 UI = REPO / "example_workflows"
 
 
-class _Socket:
-    def __init__(self, type_name):
-        self.type_name = type_name
-
-    def Input(self, name, optional=False, tooltip=None, **kw):  # noqa: N802 (ComfyUI's API spelling)
-        return {"name": name, "optional": optional, "tooltip": tooltip, "type": self.type_name, **kw}
-
-    def Output(self, display_name=None, **kw):  # noqa: N802
-        return {"display_name": display_name, "type": self.type_name}
-
-
-class _IO(types.ModuleType):
-    class ComfyNode:
-        pass
-
-    class Schema(dict):
-        def __init__(self, **kw):
-            super().__init__(**kw)
-
-    NodeOutput = tuple
-    Hidden = types.SimpleNamespace(unique_id="UNIQUE_ID")
-
-    @staticmethod
-    def Custom(name):  # noqa: N802
-        return _Socket(name)
-
-    def __getattr__(self, name):
-        return _Socket(name.upper())
-
-
 @pytest.fixture(scope="module")
 def schemas():
     """node_id -> Schema of every node in the pack, read with the stand-in API."""
-    saved = {k: sys.modules.get(k) for k in ("comfy_api", "comfy_api.latest")}
-    latest = types.ModuleType("comfy_api.latest")
-    latest.io = _IO("io")
-    latest.ui = types.SimpleNamespace(PreviewText=lambda *a, **k: None)
-    latest.ComfyExtension = object
-    sys.modules["comfy_api"] = types.ModuleType("comfy_api")
-    sys.modules["comfy_api.latest"] = latest
-    sys.modules["folder_paths"] = types.SimpleNamespace(get_filename_list=lambda key: [])
-    try:
+    out = {}
+    with comfy_stand_in(PACK, types.SimpleNamespace(get_filename_list=lambda key: [])):
         pack = load_pack()
-        out = {}
         for area in importlib.import_module(pack.__name__ + ".nodes").AREAS:
             module = importlib.import_module(f"{pack.__name__}.nodes.{area}")
             for node in module.NODES:
                 schema = node.define_schema()
                 out[schema["node_id"]] = schema
-        return out
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                sys.modules.pop(k, None)
-            else:
-                sys.modules[k] = v
-        sys.modules.pop("folder_paths", None)
-        for name in [m for m in sys.modules if m.startswith("x3dtalker_pack.nodes.") and "logic" not in m]:
-            sys.modules.pop(name)  # built against the stand-in; a real ComfyUI import must rebuild them
+    return out
 
 
 def test_every_node_has_tooltips_category_and_prefix(schemas):
